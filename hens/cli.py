@@ -1,0 +1,167 @@
+"""The `hens` command line: thin — parse, compose the Hydra config, call the library.
+
+User errors (:class:`~hens.errors.HensError`) are printed as one line ``hens: error: …`` with exit status 2
+and no traceback; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hens.errors import HensError
+
+app = typer.Typer(
+    name="hens",
+    help="Huge ensembles of SFNO weather hindcasts: generate them, then diagnose them.\n\n"
+    "Configuration is Hydra: pass key=value overrides after the command, e.g.\n\n"
+    "  hens generate ensemble.n_perturbations=8 output.path=run.zarr",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+demo_app = typer.Typer(help="The built-in demo world: regenerate its truth, inspect the shipped checkpoints.",
+                       no_args_is_help=True)
+slurm_app = typer.Typer(help="SLURM batch scripts for generate runs.", no_args_is_help=True)
+app.add_typer(demo_app, name="demo")
+app.add_typer(slurm_app, name="slurm")
+
+Overrides = Annotated[
+    list[str] | None, typer.Argument(help="Hydra overrides key=value (see --cfg for all keys).", show_default=False)
+]
+
+
+def _fail(err: HensError) -> None:
+    typer.echo(f"hens: error: {err}", err=True)
+    raise typer.Exit(code=2)
+
+
+@app.command(context_settings={"allow_extra_args": False})
+def generate(
+    overrides: Overrides = None,
+    cfg: Annotated[bool, typer.Option("--cfg", help="Print the resolved config and exit.")] = False,
+) -> None:
+    """Roll out every member (checkpoint × bred vector × sign) for every start date into a Zarr store.
+
+    Runs on one process, or on many under torchrun / srun (each rank owns whole chunks). Re-running the same
+    command resumes an interrupted run; the store is identical to an uninterrupted one.
+    """
+    from hens.config import compose_config, generate_spec
+
+    try:
+        composed = compose_config("generate", overrides or [])
+        if cfg:
+            from omegaconf import OmegaConf
+
+            typer.echo(OmegaConf.to_yaml(composed, resolve=True), nl=False)
+            return
+        spec = generate_spec(composed)
+        from hens.inference.generate import run_generate
+
+        result = run_generate(spec)
+    except HensError as err:
+        _fail(err)
+        return
+    where = f" → {result.store}" if result.store else " (output.write=false: nothing written)"
+    skipped = f", {result.items_skipped} chunk(s) already done" if result.items_skipped else ""
+    typer.echo(
+        f"hens generate: {result.items_done} chunk(s), {result.member_steps} member-steps in "
+        f"{result.seconds:.1f} s ({result.member_steps_per_s:.1f} member-steps/s){skipped}{where}",
+        err=True,
+    )
+    if result.nonfinite:
+        typer.echo(f"hens generate: {len(result.nonfinite)} member(s) became non-finite; see the store's "
+                   "hens_nonfinite_members attribute", err=True)
+
+
+@app.command()
+def member(
+    init_time: Annotated[str, typer.Option(help="Start date of the member (ISO 8601), one of ic.start_dates.")],
+    index: Annotated[int, typer.Option("--member", help="Member index within that start date.")],
+    out: Annotated[Path, typer.Option(help="Output file (.nc or .zarr) for the member's forecast.")],
+    overrides: Overrides = None,
+) -> None:
+    """Regenerate one member alone, bit-identical to the same member of a full run with the same config."""
+    from hens.config import compose_config, generate_spec
+
+    try:
+        spec = generate_spec(compose_config("generate", overrides or []))
+        from hens.inference.single import regenerate_member
+
+        ds = regenerate_member(spec, init_time, index)
+        if out.suffix == ".zarr":
+            ds.to_zarr(out, mode="w", zarr_format=3, consolidated=False)
+        else:
+            ds.to_netcdf(out)
+    except HensError as err:
+        _fail(err)
+        return
+    typer.echo(f"hens member: member {index} of {init_time} → {out}", err=True)
+
+
+@app.command()
+def diagnose(
+    store: Annotated[Path, typer.Argument(help="A store written by hens generate.")],
+    overrides: Overrides = None,
+) -> None:
+    """Score an ensemble store: RMSE, fair CRPS, spread–skill, spectra, extremes; writes data, plots, report."""
+    typer.echo("hens: error: `hens diagnose` is not implemented yet (tracked in its own issue)", err=True)
+    raise typer.Exit(code=2)
+
+
+@demo_app.command("info")
+def demo_info() -> None:
+    """Describe the shipped demo checkpoints and the demo world."""
+    from hens.demo.shipped import describe_shipped
+
+    typer.echo(describe_shipped())
+
+
+@demo_app.command("truth")
+def demo_truth(
+    start: Annotated[str, typer.Option(help="First time (ISO 8601).")] = "2000-01-01T00:00",
+    end: Annotated[str, typer.Option(help="Last time (ISO 8601).")] = "2000-04-01T00:00",
+    out: Annotated[Path | None, typer.Option(help="Also write the truth to this Zarr store.")] = None,
+) -> None:
+    """(Re)generate the demo world's shallow-water truth between two times (cached for later runs)."""
+    from hens.demo.world import DemoWorldSpec, truth_dataset
+
+    try:
+        ds = truth_dataset(DemoWorldSpec(), start, end)
+        if out is not None:
+            ds.to_zarr(out, mode="w", zarr_format=3, consolidated=False)
+    except HensError as err:
+        _fail(err)
+        return
+    typer.echo(f"demo truth: {ds.sizes['time']} times from {start} to {end}" + (f" → {out}" if out else " (cached)"))
+
+
+@slurm_app.command("render")
+def slurm_render(
+    out: Annotated[Path, typer.Option(help="Where to write the sbatch script.")] = Path("hens_generate.sbatch"),
+    overrides: Overrides = None,
+) -> None:
+    """Write a ready sbatch script for `hens generate` from the config (launcher=slurm keys)."""
+    from hens.config import compose_config
+    from hens.slurm import render_generate
+
+    try:
+        composed = compose_config("generate", ["launcher=slurm", *(overrides or [])])
+        out.write_text(render_generate(composed, overrides or []))
+    except HensError as err:
+        _fail(err)
+        return
+    typer.echo(f"wrote {out}; submit it with: sbatch {out}")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,274 @@
+"""Compose Hydra configs (with command-line overrides) and validate them into frozen, typed specs.
+
+The config groups live in the top-level ``configs/`` folder of the repository, which is installed as the
+``hens.configs`` package data, so the same configs are found from a checkout and from an installed wheel.
+Every validation error is a one-line :class:`~hens.errors.ConfigError` naming the key and the fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from hens.errors import ConfigError
+
+
+def config_dir() -> Path:
+    """The folder holding the Hydra config groups: installed package data first, then the checkout's configs/."""
+    try:
+        installed = Path(str(resources.files("hens.configs")))
+        if (installed / "generate.yaml").is_file():
+            return installed
+    except (ModuleNotFoundError, TypeError):
+        pass
+    checkout = Path(__file__).resolve().parent.parent / "configs"
+    if (checkout / "generate.yaml").is_file():
+        return checkout
+    raise ConfigError("hens config files not found; reinstall hens (pip install .) from a complete checkout")
+
+
+def compose_config(config_name: str, overrides: list[str] | None = None) -> DictConfig:
+    """Compose ``<config_name>.yaml`` with Hydra's compose API and the given ``key=value`` overrides."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    overrides = list(overrides or [])
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not of the form key=value (e.g. ensemble.n_steps=20)")
+    try:
+        with initialize_config_dir(config_dir=str(config_dir()), version_base=None):
+            return compose(config_name=config_name, overrides=overrides)
+    except (HydraException, OmegaConfBaseException) as err:
+        message = " ".join(str(err).split())
+        if "is not in struct" in message or "Could not override" in message:
+            key = message.split("'")[1] if "'" in message else message
+            raise ConfigError(
+                f"unknown config key {key!r}; see `hens generate --cfg` for the keys, or add a new one with +{key}=..."
+            ) from err
+        raise ConfigError(f"invalid configuration: {message}") from err
+
+
+def _require(cfg: DictConfig, key: str) -> Any:
+    value = OmegaConf.select(cfg, key, default=None)
+    if value is None:
+        raise ConfigError(f"config key {key} is required; set it with {key}=...")
+    return value
+
+
+def _positive_int(cfg: DictConfig, key: str, minimum: int = 1) -> int:
+    value = _require(cfg, key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{key}={value!r} must be an integer ≥ {minimum}")
+    return int(value)
+
+
+def _parse_time(value: Any, key: str) -> np.datetime64:
+    try:
+        parsed = np.datetime64(str(value), "ns")
+    except ValueError as err:
+        raise ConfigError(f"{key}: {value!r} is not an ISO 8601 date-time (e.g. 2000-03-01T00:00)") from err
+    if np.isnat(parsed):
+        raise ConfigError(f"{key}: {value!r} is not a date-time")
+    return parsed
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    checkpoint_dir: str
+    checkpoints: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class ICSpec:
+    source: str
+    start_dates: tuple[np.datetime64, ...]
+    demo_world: dict[str, Any] | None
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class BredVectorSpec:
+    n_cycles: int
+    amplitude_fraction: float
+    amplitude: dict[str, float] | None
+    seed_channels: tuple[str, ...]
+    noise_length_scale_km: float
+    hemisphere_boundary_deg: float
+    nonnegative_channels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EnsembleSpec:
+    n_perturbations: int
+    control_member: bool
+    n_steps: int
+    batch_size: int
+    bred_vector: BredVectorSpec
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    path: str
+    variables: tuple[str, ...] | None
+    dtype: str
+    lead_chunk: int
+    overwrite: bool
+    write: bool
+    max_pending_writes: int
+
+
+@dataclass(frozen=True)
+class LauncherSpec:
+    backend: str
+    timeout_s: float
+
+
+@dataclass(frozen=True)
+class GenerateSpec:
+    """Everything `hens generate` needs, validated.  ``resolved`` is the composed config as plain YAML."""
+
+    seed: int
+    device: str
+    threads: int | None
+    progress: bool
+    model: ModelSpec
+    ic: ICSpec
+    ensemble: EnsembleSpec
+    output: OutputSpec
+    launcher: LauncherSpec
+    resolved: str
+
+    def fingerprint_fields(self) -> dict[str, Any]:
+        """The fields that determine the store's content (not where or how fast it is written)."""
+        fields = {
+            "seed": self.seed,
+            "model": asdict(self.model),
+            "ic": {**asdict(self.ic), "start_dates": [str(t) for t in self.ic.start_dates]},
+            "ensemble": asdict(self.ensemble),
+            "output": {k: v for k, v in asdict(self.output).items() if k in ("variables", "dtype", "lead_chunk")},
+        }
+        return fields
+
+
+SUPPORTED_DTYPES = ("float32", "float16")
+
+
+def generate_spec(cfg: DictConfig) -> GenerateSpec:
+    """Validate a composed generate config into a :class:`GenerateSpec`."""
+    seed = _require(cfg, "seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed={seed!r} must be a non-negative integer")
+    device = str(_require(cfg, "device"))
+    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
+        raise ConfigError(f"device={device!r} must be auto, cpu, cuda or cuda:N")
+    threads = OmegaConf.select(cfg, "threads", default=None)
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise ConfigError(f"threads={threads!r} must be a positive integer or null")
+
+    checkpoints = OmegaConf.select(cfg, "model.checkpoints", default=None)
+    model = ModelSpec(
+        checkpoint_dir=str(_require(cfg, "model.checkpoint_dir")),
+        checkpoints=tuple(str(c) for c in checkpoints) if checkpoints is not None else None,
+    )
+    if model.checkpoints is not None and len(model.checkpoints) == 0:
+        raise ConfigError("model.checkpoints is empty; list package names or set model.checkpoints=null for all")
+
+    dates = _require(cfg, "ic.start_dates")
+    if isinstance(dates, str):
+        dates = [dates]
+    start_dates = tuple(_parse_time(d, "ic.start_dates") for d in dates)
+    if not start_dates:
+        raise ConfigError("ic.start_dates is empty; give at least one start date")
+    if len(set(start_dates)) != len(start_dates):
+        raise ConfigError("ic.start_dates has duplicates; list each start date once")
+    demo_world = OmegaConf.select(cfg, "ic.demo_world", default=None)
+    ic = ICSpec(
+        source=str(_require(cfg, "ic.source")),
+        start_dates=start_dates,
+        demo_world=OmegaConf.to_container(demo_world) if demo_world is not None else None,
+        path=OmegaConf.select(cfg, "ic.path", default=None),
+    )
+    if ic.source not in ("demo",):
+        raise ConfigError(f"ic.source={ic.source!r} is not supported; use ic.source=demo")
+
+    bv = cfg.ensemble.bred_vector
+    amplitude = OmegaConf.select(cfg, "ensemble.bred_vector.amplitude", default=None)
+    bred = BredVectorSpec(
+        n_cycles=_positive_int(cfg, "ensemble.bred_vector.n_cycles"),
+        amplitude_fraction=float(_require(cfg, "ensemble.bred_vector.amplitude_fraction")),
+        amplitude={str(k): float(v) for k, v in OmegaConf.to_container(amplitude).items()} if amplitude else None,
+        seed_channels=tuple(str(c) for c in bv.seed_channels),
+        noise_length_scale_km=float(_require(cfg, "ensemble.bred_vector.noise_length_scale_km")),
+        hemisphere_boundary_deg=float(_require(cfg, "ensemble.bred_vector.hemisphere_boundary_deg")),
+        nonnegative_channels=tuple(str(c) for c in (bv.nonnegative_channels or [])),
+    )
+    if not bred.amplitude_fraction > 0:
+        raise ConfigError("ensemble.bred_vector.amplitude_fraction must be > 0")
+    if not 0 <= bred.hemisphere_boundary_deg < 90:
+        raise ConfigError("ensemble.bred_vector.hemisphere_boundary_deg must be in [0, 90)")
+    if not bred.seed_channels:
+        raise ConfigError("ensemble.bred_vector.seed_channels is empty; name at least one channel (e.g. [z500])")
+    ensemble = EnsembleSpec(
+        n_perturbations=_positive_int(cfg, "ensemble.n_perturbations"),
+        control_member=bool(_require(cfg, "ensemble.control_member")),
+        n_steps=_positive_int(cfg, "ensemble.n_steps"),
+        batch_size=_positive_int(cfg, "ensemble.batch_size"),
+        bred_vector=bred,
+    )
+    per_checkpoint = 2 * ensemble.n_perturbations
+    if per_checkpoint % ensemble.batch_size != 0:
+        divisors = [d for d in range(1, per_checkpoint + 1) if per_checkpoint % d == 0]
+        raise ConfigError(
+            f"ensemble.batch_size={ensemble.batch_size} must divide the {per_checkpoint} members per checkpoint "
+            f"(2 × ensemble.n_perturbations); choose one of {divisors}"
+        )
+
+    variables = OmegaConf.select(cfg, "output.variables", default=None)
+    if isinstance(variables, str):
+        variables = [variables]
+    output = OutputSpec(
+        path=str(_require(cfg, "output.path")),
+        variables=tuple(str(v) for v in variables) if variables is not None else None,
+        dtype=str(_require(cfg, "output.dtype")),
+        lead_chunk=_positive_int(cfg, "output.lead_chunk"),
+        overwrite=bool(OmegaConf.select(cfg, "output.overwrite", default=False)),
+        write=bool(OmegaConf.select(cfg, "output.write", default=True)),
+        max_pending_writes=_positive_int(cfg, "output.max_pending_writes"),
+    )
+    if output.dtype not in SUPPORTED_DTYPES:
+        raise ConfigError(f"output.dtype={output.dtype!r} is not supported; use one of {', '.join(SUPPORTED_DTYPES)}")
+    if output.variables is not None and not output.variables:
+        raise ConfigError("output.variables is empty; list channels or set output.variables=null for all")
+
+    backend = str(_require(cfg, "launcher.backend"))
+    if backend not in ("auto", "gloo", "nccl"):
+        raise ConfigError(f"launcher.backend={backend!r} must be auto, gloo or nccl")
+    launcher = LauncherSpec(backend=backend, timeout_s=float(_require(cfg, "launcher.timeout_s")))
+
+    return GenerateSpec(
+        seed=int(seed),
+        device=device,
+        threads=threads,
+        progress=bool(OmegaConf.select(cfg, "progress", default=True)),
+        model=model,
+        ic=ic,
+        ensemble=ensemble,
+        output=output,
+        launcher=launcher,
+        resolved=OmegaConf.to_yaml(cfg, resolve=True),
+    )
+
+
+def fingerprint(fields: dict[str, Any]) -> str:
+    """A short stable hash of JSON-serialisable fields (sorted keys)."""
+    blob = json.dumps(fields, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]

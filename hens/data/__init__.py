@@ -1,0 +1,1 @@
+"""Initial conditions and verification: the demo world and (later) ERA5-layout Zarr readers."""

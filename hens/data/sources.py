@@ -1,0 +1,90 @@
+"""State sources: where initial conditions (and breeding analyses) come from.
+
+A source returns physical states ``[T, C, nlat, nlon]`` (float32) for requested times, in its own channel
+order; :func:`channel_indices` maps a checkpoint's channel list onto it, naming every missing channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, Protocol
+
+import numpy as np
+
+from hens.config import ICSpec
+from hens.errors import ConfigError, HensError
+
+
+class StateSource(Protocol):
+    channels: tuple[str, ...]
+    lat: np.ndarray
+    lon: np.ndarray
+
+    def states(self, times: np.ndarray) -> np.ndarray: ...
+
+    def check_available(self, times: np.ndarray) -> None: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+class DemoTruthSource:
+    """The demo world's shallow-water truth (cached on first use)."""
+
+    def __init__(self, demo_world: dict[str, Any] | None = None) -> None:
+        from hens.demo.world import DEMO_CHANNELS, DemoWorldSpec
+
+        try:
+            self.spec = DemoWorldSpec(**(demo_world or {}))
+        except TypeError as err:
+            raise ConfigError(f"ic.demo_world has an unknown key ({err}); see hens/demo/world.py DemoWorldSpec") from err
+        self.channels = tuple(DEMO_CHANNELS)
+        self.lat = self.spec.lat()
+        self.lon = self.spec.lon()
+
+    def states(self, times: np.ndarray) -> np.ndarray:
+        from hens.demo.world import truth_states
+
+        return truth_states(self.spec, np.asarray(times, dtype="datetime64[ns]"))
+
+    def check_available(self, times: np.ndarray) -> None:
+        """Raise a HensError naming the first time the demo world cannot provide (before its epoch, off the grid)."""
+        epoch = np.datetime64(self.spec.epoch, "ns")
+        step = np.timedelta64(self.spec.sample_hours, "h")
+        for t in np.asarray(times, dtype="datetime64[ns]"):
+            if t < epoch or (t - epoch) % step != np.timedelta64(0, "ns"):
+                raise HensError(
+                    f"the demo world has no state at {np.datetime_as_string(t, unit='m')}: it starts at {self.spec.epoch} "
+                    f"every {self.spec.sample_hours} h (breeding also needs the analyses before each start date); "
+                    "choose later ic.start_dates on that grid"
+                )
+
+    def describe(self) -> dict[str, Any]:
+        return {"source": "demo", "demo_world": asdict(self.spec), "fingerprint": self.spec.fingerprint()}
+
+
+def build_source(ic: ICSpec) -> StateSource:
+    if ic.source == "demo":
+        return DemoTruthSource(ic.demo_world)
+    raise ConfigError(f"ic.source={ic.source!r} is not supported; use ic.source=demo")
+
+
+def channel_indices(source_channels: tuple[str, ...], wanted: tuple[str, ...], what: str) -> np.ndarray:
+    """Positions of ``wanted`` channels in ``source_channels``; a HensError names every missing one."""
+    missing = [c for c in wanted if c not in source_channels]
+    if missing:
+        raise HensError(
+            f"{what} lacks channel(s) {', '.join(missing)} (it has {', '.join(source_channels)}); "
+            "choose a matching source or checkpoint"
+        )
+    return np.array([source_channels.index(c) for c in wanted], dtype=np.int64)
+
+
+def check_grid(source: StateSource, lat: np.ndarray, lon: np.ndarray, what: str) -> None:
+    """The source grid must equal the checkpoint grid (no regridding is done)."""
+    if source.lat.shape != lat.shape or source.lon.shape != lon.shape:
+        raise HensError(
+            f"{what}: initial conditions are on a {len(source.lat)}×{len(source.lon)} grid but the checkpoint "
+            f"expects {len(lat)}×{len(lon)}; use initial conditions on the checkpoint's grid"
+        )
+    if not (np.allclose(source.lat, lat, atol=1e-6) and np.allclose(source.lon, lon, atol=1e-6)):
+        raise HensError(f"{what}: initial-condition latitudes/longitudes differ from the checkpoint's grid")

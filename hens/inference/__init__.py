@@ -1,0 +1,1 @@
+"""Rollout engine: initial member states, batched autoregressive steps, streaming to the store."""

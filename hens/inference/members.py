@@ -1,0 +1,128 @@
+"""Initial states of the members of one work item: bred vectors, signs, control.
+
+For start date t₀ and checkpoint c, bred vector p is a pure function of (global seed, t₀, c, p): its seed
+noise comes from a generator seeded by :func:`hens.ensemble.perturbation_seed`, and breeding uses only the
+analyses before t₀ and checkpoint c.  Members of the item are x₀ + s·δ_p (s = ±1, or 0 for the control).
+Analyses are read once per start date and kept (a rank loops over many items of the same dates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from hens.config import BredVectorSpec
+from hens.ensemble.plan import EnsembleLayout, WorkItem, perturbation_seed
+from hens.errors import HensError
+from hens.models.forecaster import Forecaster
+from hens.perturb.bred_vectors import amplitude_from_rmse, breed, perturbed_states, seed_perturbation
+
+
+class InitialStates:
+    """Builds member initial states ``[B, C, nlat, nlon]`` for work items (see module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        source_states: callable,
+        init_times: Sequence[np.datetime64],
+        layout: EnsembleLayout,
+        bred: BredVectorSpec,
+        global_seed: int,
+        channels: tuple[str, ...],
+        lat: np.ndarray,
+        device: torch.device,
+    ) -> None:
+        self._source_states = source_states
+        self.init_times = [np.datetime64(t, "ns") for t in init_times]
+        self.layout = layout
+        self.bred = bred
+        self.global_seed = global_seed
+        self.channels = channels
+        self.lat = np.asarray(lat, dtype=np.float64)
+        self.device = device
+        missing = [c for c in bred.seed_channels if c not in channels]
+        if missing:
+            raise HensError(
+                f"ensemble.bred_vector.seed_channels names {', '.join(missing)}, which the model does not have "
+                f"(channels: {', '.join(channels)})"
+            )
+        bad_nonneg = [c for c in bred.nonnegative_channels if c not in channels]
+        if bad_nonneg:
+            raise HensError(f"ensemble.bred_vector.nonnegative_channels names unknown channel(s) {', '.join(bad_nonneg)}")
+        self.nonnegative = torch.tensor([c in bred.nonnegative_channels for c in channels], device=device)
+        self._read = lru_cache(maxsize=64)(self._read_uncached)
+
+    def _read_uncached(self, time: np.datetime64) -> torch.Tensor:
+        state = self._source_states(np.array([time], dtype="datetime64[ns]"))[0]
+        return torch.as_tensor(np.ascontiguousarray(state), dtype=torch.float32, device=self.device)
+
+    def analyses(self, init_index: int, timestep_hours: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """x₀ ``[C, nlat, nlon]`` and the breeding analyses ``[n_cycles, C, nlat, nlon]`` (oldest first)."""
+        t0 = self.init_times[init_index]
+        dt = np.timedelta64(int(round(timestep_hours * 3600)), "s")
+        n = self.bred.n_cycles
+        before = torch.stack([self._read(t0 - (n - k) * dt) for k in range(n)])
+        return self._read(t0), before
+
+    def target_amplitude(self, forecaster: Forecaster) -> torch.Tensor:
+        """T_c per channel ``[C]``: explicit config amplitudes, else fraction × the checkpoint's 48-h RMSE."""
+        if self.bred.amplitude:
+            unknown = [c for c in self.bred.amplitude if c not in self.channels]
+            if unknown:
+                raise HensError(f"ensemble.bred_vector.amplitude names unknown channel(s) {', '.join(unknown)}")
+            return torch.tensor([float(self.bred.amplitude.get(c, 0.0)) for c in self.channels], dtype=torch.float64)
+        rmse: Mapping[str, float] | None = forecaster.package.extra.get("rmse_48h")
+        if not rmse:
+            raise HensError(
+                f"checkpoint {forecaster.name} has no rmse_48h metadata for bred-vector amplitudes; set "
+                "ensemble.bred_vector.amplitude={channel: value, ...} explicitly"
+            )
+        return amplitude_from_rmse(rmse, self.channels, fraction=self.bred.amplitude_fraction)
+
+    def bred_vectors(self, forecaster: Forecaster, item: WorkItem, perturbations: list[int]) -> torch.Tensor:
+        """δ_p for the given perturbation indices, ``[P', C, nlat, nlon]`` float32 on the device."""
+        _, before = self.analyses(item.init_index, forecaster.timestep_hours)
+        target = self.target_amplitude(forecaster)
+        t0 = self.init_times[item.init_index]
+        generators = []
+        for p in perturbations:
+            gen = torch.Generator(device="cpu")
+            gen.manual_seed(perturbation_seed(self.global_seed, t0, item.checkpoint, p))
+            generators.append(gen)
+        noise = seed_perturbation(
+            len(perturbations),
+            self.channels,
+            self.bred.seed_channels,
+            target,
+            self.lat,
+            before.shape[-1],
+            length_scale_km=self.bred.noise_length_scale_km,
+            generators=generators,
+        )
+        delta0 = noise.to(device=self.device, dtype=torch.float32)
+        with torch.inference_mode():
+            return breed(
+                forecaster,
+                before,
+                delta0,
+                target.to(device=self.device, dtype=torch.float32),
+                self.lat,
+                boundary_deg=self.bred.hemisphere_boundary_deg,
+            )
+
+    def member_states(self, forecaster: Forecaster, item: WorkItem) -> torch.Tensor:
+        """Initial states of the item's members, ``[B, C, nlat, nlon]`` float32 on the device."""
+        keys = [self.layout.member(m) for m in range(item.member_start, item.member_stop)]
+        perturbations = sorted({k.perturbation for k in keys if k.sign != 0})
+        x0, _ = self.analyses(item.init_index, forecaster.timestep_hours)
+        deltas = self.bred_vectors(forecaster, item, perturbations) if perturbations else None
+        rows = []
+        for k in keys:
+            rows.append(deltas[perturbations.index(k.perturbation)] if k.sign != 0 else torch.zeros_like(x0))
+        signs = torch.tensor([k.sign for k in keys], dtype=x0.dtype, device=self.device)
+        with torch.inference_mode():
+            return perturbed_states(x0, torch.stack(rows), signs, nonnegative=self.nonnegative)

@@ -1,0 +1,1 @@
+"""Zarr store layout, chunk-aligned region writes, manifest / resume, CF metadata."""

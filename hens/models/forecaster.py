@@ -1,0 +1,78 @@
+"""Forecaster: a checkpoint package as a torch module mapping a physical state to the next one.
+
+``Forecaster(x)`` with ``x`` of shape ``[B, C, nlat, nlon]`` in physical units returns the state one model
+step (``timestep_hours``) later, same shape and units:  y = σ ⊙ f((x − μ) / σ) + μ, where f is the network
+and μ, σ the package's per-channel ``global_means`` / ``global_stds``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hens.errors import CheckpointError
+from hens.models.network import build_network
+from hens.models.package import CheckpointPackage, read_package
+
+
+class Forecaster(torch.nn.Module):
+    """Normalise → network → denormalise.  See module docstring for the formula and shapes."""
+
+    def __init__(self, network: torch.nn.Module, package: CheckpointPackage) -> None:
+        super().__init__()
+        self.network = network
+        self.package = package
+        self.channels = package.channels
+        self.timestep_hours = package.timestep_hours
+        self.register_buffer("mean", torch.as_tensor(package.means, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.as_tensor(package.stds, dtype=torch.float32).view(1, -1, 1, 1))
+
+    @property
+    def name(self) -> str:
+        return self.package.name
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or x.shape[1] != len(self.channels) or tuple(x.shape[-2:]) != self.package.grid_shape:
+            raise CheckpointError(
+                f"checkpoint {self.name} expects states of shape [B, {len(self.channels)}, "
+                f"{self.package.grid_shape[0]}, {self.package.grid_shape[1]}], got {list(x.shape)}"
+            )
+        return self.network((x - self.mean) / self.std) * self.std + self.mean
+
+
+def load_forecaster(package: CheckpointPackage | str | Path, device: torch.device | str = "cpu") -> Forecaster:
+    """Build the package's network, load its weights (strict) and return an eval-mode Forecaster on ``device``."""
+    pkg = package if isinstance(package, CheckpointPackage) else read_package(package)
+    network = build_network(pkg.architecture, pkg.model_kwargs)
+    try:
+        blob = torch.load(pkg.weights_path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unreadable file is the same user error
+        raise CheckpointError(f"cannot read weights {pkg.weights_path}: {err}") from err
+    state = blob.get("model_state", blob) if isinstance(blob, dict) else blob
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    result = network.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise CheckpointError(
+            f"checkpoint {pkg.name}: weights do not match the architecture "
+            f"(missing {result.missing_keys[:3]}, unexpected {result.unexpected_keys[:3]}); check config.json"
+        )
+    forecaster = Forecaster(network, pkg).to(device).eval()
+    for param in forecaster.parameters():
+        param.requires_grad_(False)
+    return forecaster
+
+
+def check_compatible(packages: list[CheckpointPackage]) -> None:
+    """All checkpoints of one ensemble must share channels, grid and timestep; raise naming the first mismatch."""
+    first = packages[0]
+    for other in packages[1:]:
+        if other.channels != first.channels:
+            raise CheckpointError(
+                f"checkpoints {first.name} and {other.name} have different channels; use packages of one model"
+            )
+        if other.grid_shape != first.grid_shape or not np.allclose(other.lat, first.lat):
+            raise CheckpointError(f"checkpoints {first.name} and {other.name} are on different grids")
+        if other.timestep_hours != first.timestep_hours:
+            raise CheckpointError(f"checkpoints {first.name} and {other.name} have different timesteps")

@@ -1,0 +1,172 @@
+"""Checkpoint packages on disk, in the makani / earth2studio layout.
+
+A package is a folder::
+
+    <package>/
+      config.json                               makani-style training params (channel_names, img_shape_x/y,
+                                                dhours, normalization, model options) + hens keys
+      metadata.json                             channel names, grid (lat/lon in degrees), timestep in hours
+      global_means.npy                          float32, shape (1, C, 1, 1): per-channel mean, physical units
+      global_stds.npy                           float32, shape (1, C, 1, 1): per-channel standard deviation
+      training_checkpoints/best_ckpt_mp0.tar    torch pickle {"model_state": state_dict}
+
+The same layout is used by published SFNO checkpoints, so the loader here is the loader for real ones.
+Everything that can be wrong with a package is reported as a one-line :class:`CheckpointError`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hens.errors import CheckpointError
+
+WEIGHTS_RELPATH = Path("training_checkpoints") / "best_ckpt_mp0.tar"
+REQUIRED_FILES = ("config.json", "metadata.json", "global_means.npy", "global_stds.npy", str(WEIGHTS_RELPATH))
+
+
+@dataclass(frozen=True)
+class CheckpointPackage:
+    """What a checkpoint package holds, validated; weights are read lazily by :func:`load_forecaster`.
+
+    Attributes:
+        path: the package folder.
+        name: the folder name, used as the checkpoint's label in stores.
+        channels: channel names, length C, in the network's channel order.
+        lat: latitudes in degrees, shape (nlat,), north to south.
+        lon: longitudes in degrees east, shape (nlon,), ascending from 0.
+        timestep_hours: the model's step, hours.
+        means: per-channel normalisation mean, shape (C,), physical units.
+        stds: per-channel normalisation standard deviation, shape (C,), physical units.
+        architecture: which network builder to use (see :mod:`hens.models.network`).
+        model_kwargs: keyword arguments for that builder.
+        extra: any further hens metadata (e.g. ``rmse_48h``: per-channel deterministic RMSE at 48 h).
+    """
+
+    path: Path
+    name: str
+    channels: tuple[str, ...]
+    lat: np.ndarray
+    lon: np.ndarray
+    timestep_hours: float
+    means: np.ndarray
+    stds: np.ndarray
+    architecture: str
+    model_kwargs: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def weights_path(self) -> Path:
+        return self.path / WEIGHTS_RELPATH
+
+    @property
+    def grid_shape(self) -> tuple[int, int]:
+        return (len(self.lat), len(self.lon))
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"checkpoint file {path} is not valid JSON ({err.msg}); re-export the package") from err
+
+
+def read_package(path: str | Path) -> CheckpointPackage:
+    """Read and validate a checkpoint package folder (not the weights)."""
+    root = Path(path)
+    if not root.is_dir():
+        raise CheckpointError(f"checkpoint package {root} does not exist; check model.checkpoint_dir / model.checkpoints")
+    missing = [name for name in REQUIRED_FILES if not (root / name).is_file()]
+    if missing:
+        raise CheckpointError(
+            f"checkpoint package {root} is missing {', '.join(missing)}; a package needs {', '.join(REQUIRED_FILES)}"
+        )
+    config = _read_json(root / "config.json")
+    metadata = _read_json(root / "metadata.json")
+    channels = tuple(metadata.get("channels") or config.get("channel_names") or ())
+    if not channels:
+        raise CheckpointError(f"checkpoint package {root}: metadata.json has no 'channels' list; add the channel names")
+    means = np.load(root / "global_means.npy").astype(np.float32)
+    stds = np.load(root / "global_stds.npy").astype(np.float32)
+    for label, arr in (("global_means.npy", means), ("global_stds.npy", stds)):
+        if arr.size != len(channels):
+            raise CheckpointError(
+                f"checkpoint package {root}: {label} has {arr.size} values but metadata lists {len(channels)} "
+                "channels; the statistics and channel list must match"
+            )
+    if np.any(stds.reshape(-1) <= 0) or not np.all(np.isfinite(stds)):
+        raise CheckpointError(f"checkpoint package {root}: global_stds.npy must be finite and positive")
+    try:
+        lat = np.asarray(metadata["lat"], dtype=np.float64)
+        lon = np.asarray(metadata["lon"], dtype=np.float64)
+        timestep_hours = float(metadata["timestep_hours"])
+    except KeyError as err:
+        raise CheckpointError(f"checkpoint package {root}: metadata.json lacks {err.args[0]!r}; add it") from err
+    hens_meta = config.get("hens", {})
+    return CheckpointPackage(
+        path=root,
+        name=root.name,
+        channels=channels,
+        lat=lat,
+        lon=lon,
+        timestep_hours=timestep_hours,
+        means=means.reshape(-1),
+        stds=stds.reshape(-1),
+        architecture=str(hens_meta.get("architecture", "torch_harmonics_sfno")),
+        model_kwargs=dict(hens_meta.get("model_kwargs", {})),
+        extra=dict(metadata.get("hens", {})),
+    )
+
+
+def write_package(
+    path: str | Path,
+    *,
+    state_dict: dict[str, Any],
+    channels: list[str] | tuple[str, ...],
+    lat: np.ndarray,
+    lon: np.ndarray,
+    timestep_hours: float,
+    means: np.ndarray,
+    stds: np.ndarray,
+    model_kwargs: dict[str, Any],
+    architecture: str = "torch_harmonics_sfno",
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write a checkpoint package in the makani layout (see module docstring) and return its path."""
+    import torch
+
+    root = Path(path)
+    (root / WEIGHTS_RELPATH.parent).mkdir(parents=True, exist_ok=True)
+    n_channels = len(channels)
+    config = {
+        "nettype": "SFNO",
+        "channel_names": list(channels),
+        "in_channels": list(range(n_channels)),
+        "out_channels": list(range(n_channels)),
+        "N_in_channels": n_channels,
+        "N_out_channels": n_channels,
+        "img_shape_x": int(len(lat)),
+        "img_shape_y": int(len(lon)),
+        "dhours": float(timestep_hours),
+        "dt": 1,
+        "normalization": "zscore",
+        "hens": {"architecture": architecture, "model_kwargs": model_kwargs},
+    }
+    metadata = {
+        "channels": list(channels),
+        "lat": [float(v) for v in lat],
+        "lon": [float(v) for v in lon],
+        "timestep_hours": float(timestep_hours),
+        "grid": "equiangular",
+        "hens": extra or {},
+    }
+    (root / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    (root / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
+    np.save(root / "global_means.npy", np.asarray(means, dtype=np.float32).reshape(1, n_channels, 1, 1))
+    np.save(root / "global_stds.npy", np.asarray(stds, dtype=np.float32).reshape(1, n_channels, 1, 1))
+    torch.save({"model_state": state_dict}, root / WEIGHTS_RELPATH)
+    return root

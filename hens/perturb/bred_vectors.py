@@ -1,0 +1,386 @@
+"""Bred vectors with hemispheric rescaling, as used for the HENS initial-condition perturbations.
+
+Breeding (Toth & Kalnay 1993, 1997) grows a perturbation along the directions in which the forecast model
+amplifies errors fastest, by repeatedly running the model from perturbed and unperturbed analyses and
+rescaling the difference back to a fixed size.  HENS (Mahesh et al. 2024, "Huge Ensembles Part I") breeds
+with the SFNO itself and rescales separately in the two extratropics:
+
+* amplitude: T_c = 0.35 × RMSE_48h(c), the deterministic 48-h RMSE of channel c;
+* seed: δ₀ = T ⊙ ε with ε a unit-variance, ≈ 500 km correlated random field (:mod:`hens.perturb.noise`) on
+  the seed channels (originally z500 only), zero elsewhere;
+* cycle k = 0 … n − 1 from the analyses x_k at t − (n − k) Δt:  δ ← M(x_k + δ) − M(x_k), δ ← R(δ);
+* members: x(t) ± δ, with humidity-like channels clipped at 0.
+
+References:
+    Toth, Z. and Kalnay, E. (1993): Ensemble forecasting at NMC: the generation of perturbations.
+        Bull. Amer. Meteor. Soc. 74, 2317–2330.
+    Toth, Z. and Kalnay, E. (1997): Ensemble forecasting at NCEP and the breeding method.
+        Mon. Wea. Rev. 125, 3297–3319.
+    Mahesh, A. et al. (2024): Huge Ensembles Part I: Design of ensemble weather forecasts using spherical
+        Fourier neural operators. arXiv:2408.03100.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from hens.errors import ConfigError
+from hens.perturb.noise import EARTH_RADIUS_KM, correlated_noise
+
+__all__ = [
+    "amplitude_from_rmse",
+    "breed",
+    "hemispheric_rms",
+    "initial_noise",
+    "nonnegative_mask",
+    "perturbed_states",
+    "rescale",
+    "rescaling_factor",
+    "seed_perturbation",
+]
+
+BOUNDARY_DEG = 20.25
+"""Latitude (degrees) poleward of which the hemispheric norms are taken."""
+
+_LAT_TOL_DEG = 1e-6  # rows within this of ±boundary count as extratropical (float grids, e.g. 20.2499999)
+
+
+def _lat_tensor(lat_deg: np.ndarray | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Latitudes as float64 on ``like``'s device (trigonometry in float64, cast by the caller)."""
+    if isinstance(lat_deg, torch.Tensor):
+        lat = lat_deg.detach().to(device=like.device, dtype=torch.float64)
+    else:
+        lat = torch.as_tensor(np.asarray(lat_deg, dtype=np.float64), device=like.device)
+    if lat.ndim != 1:
+        raise ValueError(f"lat_deg must be 1-D, got shape {tuple(lat.shape)}")
+    return lat
+
+
+def _hemisphere_masks(lat: torch.Tensor, boundary_deg: float) -> tuple[torch.Tensor, torch.Tensor]:
+    north = lat >= boundary_deg - _LAT_TOL_DEG
+    south = lat <= -boundary_deg + _LAT_TOL_DEG
+    if not bool(north.any()) or not bool(south.any()):
+        raise ValueError(f"no latitude row poleward of ±{boundary_deg}° in lat_deg; check grid and boundary")
+    return north, south
+
+
+def hemispheric_rms(
+    delta: torch.Tensor,
+    lat_deg: np.ndarray | torch.Tensor,
+    *,
+    boundary_deg: float = BOUNDARY_DEG,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Area-weighted RMS of a perturbation over the northern and the southern extratropics.
+
+        r_N = √( Σ_{i: φ_i ≥ b} Σ_j cos φ_i δ_ij² / (n_lon Σ_{i: φ_i ≥ b} cos φ_i) ),
+
+    and r_S likewise over φ_i ≤ −b (b = ``boundary_deg``; the rows at ±b are included).
+
+    Args:
+        delta: [..., C, nlat, nlon] perturbation (any units).
+        lat_deg: [nlat] latitudes in degrees.
+        boundary_deg: b, the equatorward edge of the extratropics (degrees).
+
+    Returns:
+        (r_N, r_S), each [..., C], in the units of ``delta`` and its dtype.
+    """
+    if delta.ndim < 3:
+        raise ValueError(f"delta must be [..., C, nlat, nlon], got shape {tuple(delta.shape)}")
+    lat = _lat_tensor(lat_deg, delta)
+    if lat.numel() != delta.shape[-2]:
+        raise ValueError(f"lat_deg has {lat.numel()} points but delta has {delta.shape[-2]} latitude rows")
+    north, south = _hemisphere_masks(lat, boundary_deg)
+    weights = torch.cos(torch.deg2rad(lat)).clamp_min(0.0)
+    row_ms = (delta * delta).mean(dim=-1)  # [..., C, nlat]
+
+    def _rms(mask: torch.Tensor) -> torch.Tensor:
+        rows = torch.nonzero(mask).flatten()  # only these rows enter (a non-finite tropical row does not)
+        w = weights[rows]
+        w = (w / w.sum()).to(delta.dtype)
+        return torch.sqrt((row_ms.index_select(-1, rows) * w).sum(dim=-1))
+
+    return _rms(north), _rms(south)
+
+
+def rescaling_factor(
+    rms_north: torch.Tensor,
+    rms_south: torch.Tensor,
+    target: torch.Tensor | float,
+    lat_deg: np.ndarray | torch.Tensor,
+    *,
+    boundary_deg: float = BOUNDARY_DEG,
+) -> torch.Tensor:
+    """Latitude-dependent factor that brings each hemisphere's RMS to the target amplitude.
+
+        g_N = T / r_N,  g_S = T / r_S   (g = 0 where r = 0 or r is not finite),
+        g(φ) = g_N                                  for φ ≥ b,
+        g(φ) = g_S + (g_N − g_S) (φ + b) / (2b)     for −b < φ < b   (linear in latitude, continuous at ±b),
+        g(φ) = g_S                                  for φ ≤ −b.
+
+    A zero norm means the channel carries no perturbation in that hemisphere (e.g. a constant channel):
+    there is nothing to rescale, and the factor is 0 rather than T / 0.
+
+    Args:
+        rms_north, rms_south: [..., C] hemispheric norms from :func:`hemispheric_rms`.
+        target: T, broadcastable to [..., C] (a scalar or per-channel [C]), units of the perturbation.
+        lat_deg: [nlat] latitudes in degrees.
+        boundary_deg: b (degrees).
+
+    Returns:
+        [..., C, nlat, 1] dimensionless factor, dtype and device of ``rms_north``.
+    """
+    ref = rms_north
+    lat = _lat_tensor(lat_deg, ref)
+    target = torch.as_tensor(target, dtype=ref.dtype, device=ref.device)
+
+    def _ratio(r: torch.Tensor) -> torch.Tensor:
+        ok = torch.isfinite(r) & (r > 0)
+        safe = torch.where(ok, r, torch.ones_like(r))
+        return torch.where(ok, target / safe, torch.zeros_like(r))
+
+    g_north, g_south = _ratio(rms_north), _ratio(rms_south)
+    weight_north = ((lat + boundary_deg) / (2.0 * boundary_deg)).clamp(0.0, 1.0).to(ref.dtype)  # [nlat]
+    factor = g_south[..., None] + (g_north - g_south)[..., None] * weight_north  # [..., C, nlat]
+    return factor[..., None]
+
+
+def rescale(
+    delta: torch.Tensor,
+    target: torch.Tensor | float,
+    lat_deg: np.ndarray | torch.Tensor,
+    *,
+    boundary_deg: float = BOUNDARY_DEG,
+) -> torch.Tensor:
+    """Rescale a perturbation so that its RMS in each extratropical hemisphere equals the target.
+
+        δ'(φ, λ) = g(φ) δ(φ, λ),
+
+    with g from :func:`rescaling_factor` and (r_N, r_S) = :func:`hemispheric_rms` (δ), so that
+    r_N(δ') = r_S(δ') = T per channel wherever r_N, r_S > 0.  Where g = 0 the result is exactly 0 (also
+    if δ itself was not finite there).
+
+    Args:
+        delta: [..., C, nlat, nlon] perturbation.
+        target: T broadcastable to [..., C] (scalar or per channel [C]), units of ``delta``.
+        lat_deg: [nlat] latitudes in degrees.
+        boundary_deg: b (degrees).
+
+    Returns:
+        [..., C, nlat, nlon], dtype of ``delta``.
+    """
+    rms_n, rms_s = hemispheric_rms(delta, lat_deg, boundary_deg=boundary_deg)
+    factor = rescaling_factor(rms_n, rms_s, target, lat_deg, boundary_deg=boundary_deg)
+    return torch.where(factor == 0, torch.zeros_like(delta), delta * factor)
+
+
+def breed(
+    step: Callable[[torch.Tensor], torch.Tensor],
+    analyses: torch.Tensor,
+    initial_delta: torch.Tensor,
+    target: torch.Tensor | float,
+    lat_deg: np.ndarray | torch.Tensor,
+    *,
+    boundary_deg: float = BOUNDARY_DEG,
+    batch_size: int | None = None,
+) -> torch.Tensor:
+    """Breed P perturbations through n analysis cycles; return the bred vectors valid at time t.
+
+    Cycle k = 0 … n − 1 uses the analysis x_k valid at t − (n − k) Δt (``analyses[k]``, oldest first) and
+    the model step M (one Δt):
+
+        δ⁽⁰⁾ = ``initial_delta``                         (seed noise × T, see :func:`seed_perturbation`)
+        Δ⁽ᵏ⁾ = M(x_k + δ⁽ᵏ⁾) − M(x_k)                     (perturbation grown over one step)
+        δ⁽ᵏ⁺¹⁾ = g⁽ᵏ⁾(φ) Δ⁽ᵏ⁾,                           (hemispheric rescaling, :func:`rescale`)
+
+    with, per channel c, g(φ) = T_c / r_N,c poleward of +b, T_c / r_S,c poleward of −b, linear in latitude
+    between, where r_N,c and r_S,c are the cos(φ)-weighted RMS of Δ⁽ᵏ⁾_c over φ ≥ b and φ ≤ −b
+    (b = 20.25° in HENS).  δ⁽ⁿ⁾, valid at t, is returned.  Breeding from t − 3Δt, t − 2Δt, t − Δt ends at t
+    (the "cleaner variant" of the HENS recipe, which bred from t − 2Δt, t − Δt, t).
+
+    The unperturbed M(x_k) is evaluated once per cycle with a batch of one and shared by all P
+    perturbations; the perturbed states go through M in batches of ``batch_size`` (default: all P at once).
+    Runs under ``torch.no_grad()``.  Toth & Kalnay (1993, 1997); Mahesh et al. (2024), Huge Ensembles Part I.
+
+    Args:
+        step: M, maps states [B, C, nlat, nlon] (physical units) to the states one step later, same shape.
+        analyses: [n, C, nlat, nlon] analyses, oldest first.
+        initial_delta: [P, C, nlat, nlon] seed perturbations (physical units); cast to the dtype and device
+            of ``analyses``.
+        target: T, [C] or scalar, physical units.
+        lat_deg: [nlat] latitudes in degrees.
+        boundary_deg: b (degrees).
+        batch_size: how many perturbed states per call of ``step``.
+
+    Returns:
+        [P, C, nlat, nlon] bred perturbations valid at t, dtype and device of ``analyses``.
+
+    Raises:
+        ValueError: bad shapes, or M(x_k + δ) − M(x_k) not finite in some cycle (the model blew up).
+    """
+    if analyses.ndim != 4 or analyses.shape[0] < 1:
+        raise ValueError(f"analyses must be [n_cycles >= 1, C, nlat, nlon], got {tuple(analyses.shape)}")
+    if initial_delta.ndim != 4 or initial_delta.shape[1:] != analyses.shape[1:]:
+        expected = ", ".join(map(str, analyses.shape[1:]))
+        raise ValueError(f"initial_delta must be [P, {expected}], got {tuple(initial_delta.shape)}")
+    n_pert = initial_delta.shape[0]
+    batch = n_pert if batch_size is None else int(batch_size)
+    if batch < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    target = torch.as_tensor(target, dtype=analyses.dtype, device=analyses.device)
+    delta = initial_delta.to(dtype=analyses.dtype, device=analyses.device)
+    with torch.no_grad():
+        for k in range(analyses.shape[0]):
+            x = analyses[k : k + 1]
+            control = step(x)
+            if control.shape != x.shape:
+                raise ValueError(f"step returned shape {tuple(control.shape)} for input {tuple(x.shape)}")
+            chunks = [step(x + delta[i : i + batch]) - control for i in range(0, n_pert, batch)]
+            grown = torch.cat(chunks) if chunks else delta
+            bad = ~torch.isfinite(grown).flatten(2).all(dim=-1).all(dim=0)  # [C]
+            if bool(bad.any()):
+                channels = torch.nonzero(bad).flatten().tolist()
+                raise ValueError(f"bred perturbation not finite in cycle {k}, channel indices {channels}")
+            delta = rescale(grown, target, lat_deg, boundary_deg=boundary_deg)
+    return delta
+
+
+def seed_perturbation(
+    n: int,
+    channels: Sequence[str],
+    seed_channels: Sequence[str],
+    target: torch.Tensor,
+    lat_deg: np.ndarray,
+    n_lon: int,
+    *,
+    length_scale_km: float = 500.0,
+    generators: Sequence[torch.Generator],
+    radius_km: float = EARTH_RADIUS_KM,
+    dtype: torch.dtype = torch.float64,
+) -> torch.Tensor:
+    """Seed perturbations δ₀ = T_c ε_c on the seed channels, 0 on all others.
+
+    ε are unit-variance correlated fields from :func:`hens.perturb.noise.correlated_noise`.  Perturbation i
+    draws its fields from ``generators[i]`` only, one field per seed channel, in the order the seed channels
+    appear in ``channels`` (not the order of ``seed_channels``); so perturbation i alone is
+    ``seed_perturbation(1, ..., generators=[g_i])`` with g_i seeded as before.
+
+    Args:
+        n: number of perturbations P.
+        channels: the C model channel names.
+        seed_channels: names of the channels to seed (e.g. ["z500"]); each must be in ``channels``.
+        target: [C] amplitudes T_c (physical units).
+        lat_deg: [nlat] equiangular latitudes, 90 → −90 (degrees).
+        n_lon: number of longitudes.
+        length_scale_km: correlation length of the noise (km).
+        generators: P generators, one per perturbation.
+        radius_km: sphere radius (km).
+        dtype: dtype of the result.
+
+    Returns:
+        [P, C, nlat, n_lon] on ``generators[0].device`` (CPU if P = 0).
+    """
+    channels = list(channels)
+    unknown = [c for c in seed_channels if c not in channels]
+    if unknown:
+        raise ConfigError(f"seed channels {unknown} are not model channels; choose from {channels}")
+    if len(generators) != n:
+        raise ValueError(f"need one generator per perturbation: n={n}, got {len(generators)} generators")
+    target = torch.as_tensor(target, dtype=torch.float64)
+    if target.shape != (len(channels),):
+        raise ValueError(f"target must have shape [{len(channels)}], got {tuple(target.shape)}")
+    seed_idx = sorted({channels.index(c) for c in seed_channels})
+    nlat = len(np.asarray(lat_deg))
+    device = generators[0].device if n else torch.device("cpu")
+    out = torch.zeros(n, len(channels), nlat, n_lon, dtype=torch.float64, device=device)
+    amp = target[seed_idx].to(device)[:, None, None]
+    for i, gen in enumerate(generators):
+        eps = correlated_noise(
+            len(seed_idx), lat_deg, n_lon, length_scale_km=length_scale_km, generator=gen, radius_km=radius_km
+        )
+        out[i, seed_idx] = eps.to(device) * amp
+    return out.to(dtype)
+
+
+initial_noise = seed_perturbation
+"""Alias of :func:`seed_perturbation`."""
+
+
+def perturbed_states(
+    x0: torch.Tensor,
+    delta: torch.Tensor,
+    signs: torch.Tensor | Sequence[int],
+    *,
+    nonnegative: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Member initial states x_b = x0 + s_b δ_b, with s_b ∈ {+1, −1, 0}.
+
+    s_b = 0 marks a control member: x_b = x0 exactly (whatever δ_b holds).  For perturbed members, channels
+    flagged in ``nonnegative`` (humidity, total column water vapour) are clipped: x_b,c = max(x_b,c, 0).
+
+    Args:
+        x0: [C, nlat, nlon] analysis at t.
+        delta: [B, C, nlat, nlon] perturbations (a ± pair passes the same δ twice).
+        signs: [B] in {+1, −1, 0}.
+        nonnegative: optional [C] bool mask of channels clipped at 0 (see :func:`nonnegative_mask`).
+
+    Returns:
+        [B, C, nlat, nlon], dtype of ``x0``.
+    """
+    if delta.ndim != x0.ndim + 1 or delta.shape[1:] != x0.shape:
+        raise ValueError(f"delta must be [B, {', '.join(map(str, x0.shape))}], got {tuple(delta.shape)}")
+    s = torch.as_tensor(signs, device=x0.device)
+    if s.shape != (delta.shape[0],):
+        raise ValueError(f"signs must have shape [{delta.shape[0]}], got {tuple(s.shape)}")
+    if not bool(((s == 1) | (s == -1) | (s == 0)).all()):
+        raise ValueError(f"signs must be +1, -1 or 0, got {s.tolist()}")
+    s = s.to(x0.dtype).view(-1, *([1] * x0.ndim))
+    delta = delta.to(dtype=x0.dtype, device=x0.device)
+    states = torch.where(s == 0, x0.expand_as(delta), x0 + s * delta)
+    if nonnegative is not None:
+        mask = torch.as_tensor(nonnegative, dtype=torch.bool, device=x0.device)
+        if mask.shape != (x0.shape[0],):
+            raise ValueError(f"nonnegative must be a [{x0.shape[0]}] bool mask, got {tuple(mask.shape)}")
+        clip = mask.view(1, -1, *([1] * (x0.ndim - 1))) & (s != 0)
+        states = torch.where(clip, states.clamp_min(0.0), states)
+    return states
+
+
+_NONNEGATIVE = re.compile(r"^(q\d+|tcwv|tp|tp\d+h?|r\d+)$")
+
+
+def nonnegative_mask(channels: Sequence[str]) -> torch.Tensor:
+    """[C] bool mask of channels that cannot be negative: specific humidity ``q<level>``, ``tcwv``,
+    precipitation ``tp``/``tp06`` and relative humidity ``r<level>``."""
+    return torch.tensor([bool(_NONNEGATIVE.match(c)) for c in channels], dtype=torch.bool)
+
+
+def amplitude_from_rmse(
+    rmse_48h: Mapping[str, float],
+    channels: Sequence[str],
+    fraction: float = 0.35,
+) -> torch.Tensor:
+    """Per-channel breeding amplitude T_c = fraction × RMSE_48h(c) (HENS: fraction = 0.35).
+
+    Args:
+        rmse_48h: channel name → deterministic 48-h RMSE of that channel (physical units).
+        channels: the C model channel names, in model order.
+        fraction: multiplier (dimensionless).
+
+    Returns:
+        [C] float64 tensor of amplitudes, units of each channel.
+
+    Raises:
+        ConfigError: channels missing from ``rmse_48h`` (all named), or a negative / non-finite RMSE.
+    """
+    missing = [c for c in channels if c not in rmse_48h]
+    if missing:
+        raise ConfigError(f"48-h RMSE missing for channels {missing}; add them to the RMSE table")
+    values = torch.tensor([float(rmse_48h[c]) for c in channels], dtype=torch.float64)
+    bad = [c for c, v in zip(channels, values.tolist(), strict=True) if not (np.isfinite(v) and v >= 0)]
+    if bad:
+        raise ConfigError(f"48-h RMSE must be finite and >= 0; bad values for channels {bad}")
+    return fraction * values

@@ -1,0 +1,77 @@
+"""Background writer, manifest and store template."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from hens.io.manifest import Manifest
+from hens.io.store import NONFINITE, StoreLayout, StoreWriter, create_store
+from hens.io.writer import BackgroundWriter
+
+
+def test_writer_runs_in_order_in_background_and_reraises():
+    seen = []
+    main = threading.get_ident()
+    with BackgroundWriter(max_pending=2) as writer:
+        for i in range(5):
+            writer.submit(lambda i=i: (time.sleep(0.01), seen.append((i, threading.get_ident()))))
+        writer.flush()
+    assert [i for i, _ in seen] == list(range(5))
+    assert all(tid != main for _, tid in seen)
+
+    writer = BackgroundWriter()
+    writer.submit(lambda: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        writer.flush()
+    writer.close()
+
+
+def test_manifest_records(tmp_path):
+    manifest = Manifest(tmp_path / "s.zarr")
+    assert manifest.finished() == {} and manifest.read_run() is None
+    manifest.write_run({"fingerprint": "abc"})
+    manifest.mark_done("i00000-m000000", {"nonfinite": []})
+    assert manifest.read_run() == {"fingerprint": "abc"}
+    assert list(manifest.finished()) == ["i00000-m000000"]
+    assert not list(manifest.root.rglob("*.tmp"))
+
+
+def _layout():
+    return StoreLayout(
+        variables=("z500", "u500"),
+        init_times=np.array(["2000-01-01T00", "2000-01-02T00"], dtype="datetime64[ns]"),
+        lead_times=(np.arange(5) * np.timedelta64(6, "h")).astype("timedelta64[ns]"),
+        lat=np.linspace(90, -90, 5),
+        lon=np.arange(8) * 45.0,
+        member_coords={"checkpoint": np.array(["a", "a", "b", "b"]), "sign": np.array([1, -1, 1, -1], dtype=np.int8)},
+        batch_size=2,
+        lead_chunk=3,
+        attrs={"title": "t"},
+    )
+
+
+def test_store_template_opens_with_xarray_and_region_writes(tmp_path):
+    path = tmp_path / "s.zarr"
+    create_store(path, _layout())
+    Manifest(path).write_run({"fingerprint": "x"})
+    ds = xr.open_zarr(path)
+    assert ds["z500"].dims == ("init_time", "member", "lead_time", "lat", "lon")
+    assert ds["z500"].attrs["standard_name"] == "geopotential" and ds["z500"].attrs["units"] == "m2 s-2"
+    assert ds["lead_time"].dtype.kind == "m" and ds["init_time"].dtype.kind == "M"
+    assert ds.lat.attrs["units"] == "degrees_north"
+    assert list(ds.checkpoint.values) == ["a", "a", "b", "b"]
+    assert np.isnan(ds["z500"].values).all()
+    assert (ds[NONFINITE].values == -2).all()
+    assert ds["z500"].encoding["chunks"] == (1, 2, 3, 5, 8)
+
+    writer = StoreWriter(path, ("z500", "u500"))
+    block = np.random.default_rng(0).normal(size=(2, 3, 5, 8)).astype(np.float32)
+    writer.write_block("z500", 1, slice(2, 4), slice(0, 3), block)
+    writer.write_nonfinite(1, slice(2, 4), np.array([-1, 2]))
+    ds = xr.open_zarr(path)
+    np.testing.assert_array_equal(ds["z500"].values[1, 2:4, 0:3], block)
+    assert np.isnan(ds["z500"].values[0]).all()
+    assert ds[NONFINITE].values.tolist() == [[-2, -2, -2, -2], [-2, -2, -1, 2]]
