@@ -24,8 +24,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-demo_app = typer.Typer(help="The built-in demo world: regenerate its truth, inspect the shipped checkpoints.",
-                       no_args_is_help=True)
+demo_app = typer.Typer(
+    help="The built-in demo world: regenerate its truth, inspect the shipped checkpoints.", no_args_is_help=True
+)
 slurm_app = typer.Typer(help="SLURM batch scripts for generate runs.", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
 app.add_typer(slurm_app, name="slurm")
@@ -74,8 +75,11 @@ def generate(
         err=True,
     )
     if result.nonfinite:
-        typer.echo(f"hens generate: {len(result.nonfinite)} member(s) became non-finite; see the store's "
-                   "hens_nonfinite_members attribute", err=True)
+        typer.echo(
+            f"hens generate: {len(result.nonfinite)} member(s) became non-finite; see the store's "
+            "hens_nonfinite_members attribute",
+            err=True,
+        )
 
 
 @app.command()

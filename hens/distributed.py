@@ -57,7 +57,9 @@ def init_distributed(backend: str = "auto", device: torch.device | None = None, 
     if world_size == 1:
         return DistContext(rank=0, world_size=1, local_rank=0, initialized=False)
     if dist.is_initialized():
-        return DistContext(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=local_rank, initialized=True)
+        return DistContext(
+            rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=local_rank, initialized=True
+        )
     if backend == "auto":
         backend = "nccl" if device is not None and device.type == "cuda" else "gloo"
     if backend == "nccl" and (device is None or device.type != "cuda"):

@@ -55,10 +55,18 @@ def main(argv: list[str] | None = None) -> int:
             times, member_steps = [], 0
             for repeat in range(args.repeats + 1):  # the first run warms caches (truth, weights) and is dropped
                 store = workdir / f"run{repeat}.zarr"
-                spec = generate_spec(compose_config("generate", [
-                    f"device={args.device}", "progress=false", f"output.write={str(write).lower()}",
-                    f"output.path={store}", *args.overrides,
-                ]))
+                spec = generate_spec(
+                    compose_config(
+                        "generate",
+                        [
+                            f"device={args.device}",
+                            "progress=false",
+                            f"output.write={str(write).lower()}",
+                            f"output.path={store}",
+                            *args.overrides,
+                        ],
+                    )
+                )
                 start = time.perf_counter()
                 result = run_generate(spec)
                 elapsed = time.perf_counter() - start
@@ -67,9 +75,16 @@ def main(argv: list[str] | None = None) -> int:
                     times.append(elapsed)
                     member_steps = result.member_steps
             best, median = min(times), statistics.median(times)
-            rows.append({"mode": mode, "member_steps": member_steps, "best_s": best, "median_s": median,
-                         "member_steps_per_s_best": member_steps / best,
-                         "member_steps_per_s_median": member_steps / median})
+            rows.append(
+                {
+                    "mode": mode,
+                    "member_steps": member_steps,
+                    "best_s": best,
+                    "median_s": median,
+                    "member_steps_per_s_best": member_steps / best,
+                    "member_steps_per_s_median": member_steps / median,
+                }
+            )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -77,10 +92,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'mode':<20}{'member-steps':>14}{'best s':>10}{'median s':>10}{'member-steps/s':>16}{'vs off':>9}")
     for row in rows:
         row["relative_to_output_off"] = row["member_steps_per_s_median"] / base
-        print(f"{row['mode']:<20}{row['member_steps']:>14}{row['best_s']:>10.2f}{row['median_s']:>10.2f}"
-              f"{row['member_steps_per_s_median']:>16.1f}{row['relative_to_output_off']:>9.2f}")
-    payload = {"benchmark": "generate", "device": args.device, "overrides": args.overrides, "repeats": args.repeats,
-               "machine": machine(), "rows": rows}
+        print(
+            f"{row['mode']:<20}{row['member_steps']:>14}{row['best_s']:>10.2f}{row['median_s']:>10.2f}"
+            f"{row['member_steps_per_s_median']:>16.1f}{row['relative_to_output_off']:>9.2f}"
+        )
+    payload = {
+        "benchmark": "generate",
+        "device": args.device,
+        "overrides": args.overrides,
+        "repeats": args.repeats,
+        "machine": machine(),
+        "rows": rows,
+    }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(payload, indent=2))
     print(f"wrote {args.json}")

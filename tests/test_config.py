@@ -15,8 +15,11 @@ def test_default_config_composes_and_validates():
 
 
 def test_overrides_apply_like_hydra():
-    spec = generate_spec(compose_config("generate", ["ensemble.n_perturbations=8", "output.path=run.zarr",
-                                                     "ic.start_dates=[2000-03-02T00:00]"]))
+    spec = generate_spec(
+        compose_config(
+            "generate", ["ensemble.n_perturbations=8", "output.path=run.zarr", "ic.start_dates=[2000-03-02T00:00]"]
+        )
+    )
     assert spec.ensemble.n_perturbations == 8
     assert spec.output.path == "run.zarr"
     assert len(spec.ic.start_dates) == 1

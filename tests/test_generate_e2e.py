@@ -55,8 +55,18 @@ def test_small_run_layout_and_spread(tmp_path, cache_dir):
 
 def test_spread_grows_with_lead_time(tmp_path, cache_dir):
     out = tmp_path / "spread.zarr"
-    run_hens(["generate", "model.checkpoints=[demo_sfno_s0,demo_sfno_s1]", "ensemble.n_steps=40",
-              "ic.start_dates=[2000-03-01T00:00]", "threads=2", "progress=false", f"output.path={out}"], cache_dir)
+    run_hens(
+        [
+            "generate",
+            "model.checkpoints=[demo_sfno_s0,demo_sfno_s1]",
+            "ensemble.n_steps=40",
+            "ic.start_dates=[2000-03-01T00:00]",
+            "threads=2",
+            "progress=false",
+            f"output.path={out}",
+        ],
+        cache_dir,
+    )
     ds = xr.open_zarr(out)
     weights = np.cos(np.deg2rad(ds.lat))
     spread = ds["z500"].std("member").weighted(weights).mean(("lat", "lon")).isel(init_time=0).values
@@ -65,14 +75,26 @@ def test_spread_grows_with_lead_time(tmp_path, cache_dir):
 
 
 def test_kill_minus_nine_then_resume_gives_identical_store(tmp_path, cache_dir):
-    args = ["generate", "model.checkpoints=[demo_sfno_s0,demo_sfno_s1]", "ensemble.n_perturbations=4",
-            "ensemble.batch_size=2", "ensemble.n_steps=24", "output.lead_chunk=8", "threads=1", "progress=false"]
+    args = [
+        "generate",
+        "model.checkpoints=[demo_sfno_s0,demo_sfno_s1]",
+        "ensemble.n_perturbations=4",
+        "ensemble.batch_size=2",
+        "ensemble.n_steps=24",
+        "output.lead_chunk=8",
+        "threads=1",
+        "progress=false",
+    ]
     reference = tmp_path / "reference.zarr"
     run_hens([*args, f"output.path={reference}"], cache_dir)
 
     resumed = tmp_path / "resumed.zarr"
-    proc = subprocess.Popen([sys.executable, "-m", "hens", *args, f"output.path={resumed}"], env=hens_env(cache_dir),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hens", *args, f"output.path={resumed}"],
+        env=hens_env(cache_dir),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     done_dir = resumed / ".hens" / "done"
     deadline = time.time() + 120
     while time.time() < deadline and not (done_dir.is_dir() and any(done_dir.glob("*.json"))):
@@ -97,8 +119,20 @@ def test_two_ranks_equal_one_rank(tmp_path, cache_dir):
     one = tmp_path / "one.zarr"
     two = tmp_path / "two.zarr"
     run_hens(["generate", *SMALL, f"output.path={one}"], cache_dir)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(_free_port()),
-           "-m", "hens", "generate", *SMALL, f"output.path={two}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--master-port",
+        str(_free_port()),
+        "-m",
+        "hens",
+        "generate",
+        *SMALL,
+        f"output.path={two}",
+    ]
     proc = subprocess.run(cmd, env=hens_env(cache_dir), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     _assert_same_store(one, two)
@@ -110,8 +144,9 @@ def test_member_regenerated_alone_is_bit_identical(tmp_path, cache_dir):
     ds = xr.open_zarr(full)
     for member in (2, 5, 7):  # a + member, a − member and a control, different checkpoints
         out = tmp_path / f"m{member}.nc"
-        run_hens(["member", "--init-time", "2000-03-15T00:00", "--member", str(member), "--out", str(out), *SMALL],
-                 cache_dir)
+        run_hens(
+            ["member", "--init-time", "2000-03-15T00:00", "--member", str(member), "--out", str(out), *SMALL], cache_dir
+        )
         alone = xr.open_dataset(out)
         for name in ("z500", "u500", "v500"):
             np.testing.assert_array_equal(alone[name].values, ds[name].isel(init_time=1, member=member).values)
@@ -120,8 +155,9 @@ def test_member_regenerated_alone_is_bit_identical(tmp_path, cache_dir):
 
 def test_nonfinite_members_are_recorded_and_do_not_stop_the_others(tmp_path, cache_dir):
     out = tmp_path / "blowup.zarr"
-    proc = run_hens(["generate", *SMALL, "ensemble.bred_vector.amplitude={z500: 1.0e38}", f"output.path={out}"],
-                    cache_dir)
+    proc = run_hens(
+        ["generate", *SMALL, "ensemble.bred_vector.amplitude={z500: 1.0e38}", f"output.path={out}"], cache_dir
+    )
     assert "non-finite" in proc.stderr
     ds = xr.open_zarr(out)
     bad = json.loads(ds.attrs["hens_nonfinite_members"])

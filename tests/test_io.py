@@ -46,7 +46,10 @@ def _layout():
         lead_times=(np.arange(5) * np.timedelta64(6, "h")).astype("timedelta64[ns]"),
         lat=np.linspace(90, -90, 5),
         lon=np.arange(8) * 45.0,
-        member_coords={"checkpoint": np.array(["a", "a", "b", "b"]), "sign": np.array([1, -1, 1, -1], dtype=np.int8)},
+        member_coords={
+            "checkpoint": np.array(["a", "a", "b", "b"], dtype=object),
+            "sign": np.array([1, -1, 1, -1], dtype=np.int8),
+        },
         batch_size=2,
         lead_chunk=3,
         attrs={"title": "t"},
@@ -75,3 +78,29 @@ def test_store_template_opens_with_xarray_and_region_writes(tmp_path):
     np.testing.assert_array_equal(ds["z500"].values[1, 2:4, 0:3], block)
     assert np.isnan(ds["z500"].values[0]).all()
     assert ds[NONFINITE].values.tolist() == [[-2, -2, -2, -2], [-2, -2, -1, 2]]
+
+
+def test_prepare_store_never_deletes_foreign_data(tmp_path):
+    from hens.errors import StoreError
+    from hens.inference.generate import prepare_store
+
+    foreign = tmp_path / "foreign.zarr"
+    foreign.mkdir()
+    (foreign / "zarr.json").write_text('{"zarr_format": 3, "node_type": "group", "attributes": {}}')
+    (foreign / "precious.txt").write_text("keep me")
+    for overwrite in (False, True):
+        with pytest.raises(StoreError, match="not a hens store"):
+            prepare_store(foreign, _layout(), "fp", overwrite=overwrite)
+    assert (foreign / "precious.txt").read_text() == "keep me"
+
+    layout = _layout()
+    layout.attrs["hens_fingerprint"] = "fp1"
+    ours = tmp_path / "ours.zarr"
+    assert prepare_store(ours, layout, "fp1", overwrite=False) == "created"
+    assert prepare_store(ours, layout, "fp1", overwrite=False) == "resumed"
+    with pytest.raises(StoreError, match="different configuration"):
+        prepare_store(ours, layout, "fp2", overwrite=False)
+    assert prepare_store(ours, layout, "fp2", overwrite=True) == "created"
+    empty = tmp_path / "empty.zarr"
+    empty.mkdir()
+    assert prepare_store(empty, layout, "fp1", overwrite=False) == "created"

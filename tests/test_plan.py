@@ -30,8 +30,13 @@ def test_perturbation_seed_is_pure_and_distinct():
     t = np.datetime64("2000-03-01T00:00")
     a = perturbation_seed(1, t, 0, 0)
     assert a == perturbation_seed(1, np.datetime64("2000-03-01T00:00:00.000000000"), 0, 0)
-    seeds = {perturbation_seed(s, t + np.timedelta64(d, "D"), c, p)
-             for s in (1, 2) for d in range(3) for c in range(3) for p in range(5)}
+    seeds = {
+        perturbation_seed(s, t + np.timedelta64(d, "D"), c, p)
+        for s in (1, 2)
+        for d in range(3)
+        for c in range(3)
+        for p in range(5)
+    }
     assert len(seeds) == 2 * 3 * 3 * 5
     assert all(0 <= s < 2**63 for s in seeds)
 
@@ -48,7 +53,9 @@ def test_sharding_covers_every_chunk_once_and_is_balanced(world_size):
     sizes = [len(s) for s in shards]
     assert max(sizes) - min(sizes) <= 1
     for it in items:  # chunks never straddle checkpoints
-        assert layout.member(it.member_start).checkpoint == layout.member(it.member_stop - 1).checkpoint == it.checkpoint
+        assert (
+            layout.member(it.member_start).checkpoint == layout.member(it.member_stop - 1).checkpoint == it.checkpoint
+        )
 
 
 def test_huge_ensemble_sharding_simulation():

@@ -36,7 +36,9 @@ class DemoTruthSource:
         try:
             self.spec = DemoWorldSpec(**(demo_world or {}))
         except TypeError as err:
-            raise ConfigError(f"ic.demo_world has an unknown key ({err}); see hens/demo/world.py DemoWorldSpec") from err
+            raise ConfigError(
+                f"ic.demo_world has an unknown key ({err}); see hens/demo/world.py DemoWorldSpec"
+            ) from err
         self.channels = tuple(DEMO_CHANNELS)
         self.lat = self.spec.lat()
         self.lon = self.spec.lon()
@@ -53,7 +55,8 @@ class DemoTruthSource:
         for t in np.asarray(times, dtype="datetime64[ns]"):
             if t < epoch or (t - epoch) % step != np.timedelta64(0, "ns"):
                 raise HensError(
-                    f"the demo world has no state at {np.datetime_as_string(t, unit='m')}: it starts at {self.spec.epoch} "
+                    f"the demo world has no state at {np.datetime_as_string(t, unit='m')}: "
+                    f"it starts at {self.spec.epoch} "
                     f"every {self.spec.sample_hours} h (breeding also needs the analyses before each start date); "
                     "choose later ic.start_dates on that grid"
                 )

@@ -27,7 +27,7 @@ from hens.errors import HensError, StoreError
 from hens.inference.members import InitialStates
 from hens.inference.rollout import rollout
 from hens.io.manifest import Manifest
-from hens.io.store import StoreLayout, StoreWriter, create_store, looks_like_store, remove_store, update_attrs
+from hens.io.store import StoreLayout, StoreWriter, create_store, is_hens_store, remove_store, update_attrs
 from hens.io.writer import BackgroundWriter
 from hens.models.forecaster import Forecaster, check_compatible, load_forecaster
 from hens.models.package import CheckpointPackage, read_package
@@ -63,7 +63,9 @@ def resolve_packages(spec: GenerateSpec) -> list[CheckpointPackage]:
     """Read (not load) the checkpoint packages of the run, in member order."""
     root = resolve_checkpoint_dir(spec.model.checkpoint_dir)
     if not root.is_dir():
-        raise HensError(f"model.checkpoint_dir={spec.model.checkpoint_dir} is not a folder; point it at checkpoint packages")
+        raise HensError(
+            f"model.checkpoint_dir={spec.model.checkpoint_dir} is not a folder; point it at checkpoint packages"
+        )
     if spec.model.checkpoints is None:
         names = sorted(p.name for p in root.iterdir() if (p / "metadata.json").is_file())
         if not names:
@@ -75,11 +77,17 @@ def resolve_packages(spec: GenerateSpec) -> list[CheckpointPackage]:
     return packages
 
 
-def store_layout(spec: GenerateSpec, packages: list[CheckpointPackage], variables: tuple[str, ...],
-                 layout: EnsembleLayout, source_info: dict[str, Any], run_fingerprint: str) -> StoreLayout:
+def store_layout(
+    spec: GenerateSpec,
+    packages: list[CheckpointPackage],
+    variables: tuple[str, ...],
+    layout: EnsembleLayout,
+    source_info: dict[str, Any],
+    run_fingerprint: str,
+) -> StoreLayout:
     dt = np.timedelta64(int(round(packages[0].timestep_hours * 3600)), "s")
     member_coords = layout.coordinates()
-    member_coords["checkpoint"] = np.array([packages[c].name for c in member_coords["checkpoint_index"]])
+    member_coords["checkpoint"] = np.array([packages[c].name for c in member_coords["checkpoint_index"]], dtype=object)
     attrs = {
         "Conventions": "CF-1.10",
         "title": "hens ensemble hindcast",
@@ -109,16 +117,17 @@ def store_layout(spec: GenerateSpec, packages: list[CheckpointPackage], variable
 def prepare_store(path: Path, layout: StoreLayout, run_fingerprint: str, overwrite: bool) -> str:
     """Create, recreate or validate the store on rank 0; returns what was done ('created' / 'resumed')."""
     manifest = Manifest(path)
-    if path.exists():
+    if path.exists() and not (path.is_dir() and not any(path.iterdir())):
         run = manifest.read_run()
         if run is not None and run.get("fingerprint") == run_fingerprint:
             return "resumed"
-        ours = run is not None or manifest.root.is_dir() or looks_like_store(path)
-        interrupted_creation = run is None and looks_like_store(path) and not manifest.finished()
+        ours = run is not None or is_hens_store(path)
+        interrupted_creation = run is None and is_hens_store(path) and not manifest.finished()
         if overwrite or interrupted_creation:
-            if not ours and any(path.iterdir()):
+            if not ours and (path.is_file() or any(path.iterdir())):
                 raise StoreError(
-                    f"output.path={path} exists and is not a hens store; refusing to delete it — choose another output.path"
+                    f"output.path={path} exists and is not a hens store; refusing to delete it — "
+                    "choose another output.path"
                 )
             remove_store(path)
         elif run is not None:
@@ -137,8 +146,17 @@ def prepare_store(path: Path, layout: StoreLayout, run_fingerprint: str, overwri
 class _ItemSink:
     """Collects one item's steps into (members × lead_chunk) buffers and submits chunk writes."""
 
-    def __init__(self, writer: BackgroundWriter | None, store: StoreWriter | None, item: WorkItem,
-                 var_index: torch.Tensor, variables: tuple[str, ...], lead_chunk: int, n_leads: int, dtype: str):
+    def __init__(
+        self,
+        writer: BackgroundWriter | None,
+        store: StoreWriter | None,
+        item: WorkItem,
+        var_index: torch.Tensor,
+        variables: tuple[str, ...],
+        lead_chunk: int,
+        n_leads: int,
+        dtype: str,
+    ):
         self.writer, self.store, self.item = writer, store, item
         self.var_index, self.variables = var_index, variables
         self.lead_chunk, self.n_leads, self.dtype = lead_chunk, n_leads, np.dtype(dtype)
@@ -222,8 +240,11 @@ def setup_run(spec: GenerateSpec, device: torch.device) -> RunSetup:
     source.check_available(np.array(needed, dtype="datetime64[ns]"))
     source_info = source.describe()
     run_fingerprint = fingerprint(
-        {**spec.fingerprint_fields(), "source": source_info,
-         "packages": [(p.name, p.weights_path.stat().st_size) for p in packages]}
+        {
+            **spec.fingerprint_fields(),
+            "source": source_info,
+            "packages": [(p.name, p.weights_path.stat().st_size) for p in packages],
+        }
     )
 
     def source_states(times: np.ndarray) -> np.ndarray:
@@ -281,8 +302,9 @@ def _run(spec: GenerateSpec, ctx: DistContext, device: torch.device) -> Generate
                 forecaster = None  # free the previous checkpoint before loading the next
                 forecaster = load_forecaster(packages[item.checkpoint], device)
             states = initial.member_states(forecaster, item)
-            sink = _ItemSink(writer, store, item, var_index, tuple(variables), spec.output.lead_chunk, n_leads,
-                             spec.output.dtype)
+            sink = _ItemSink(
+                writer, store, item, var_index, tuple(variables), spec.output.lead_chunk, n_leads, spec.output.dtype
+            )
 
             def on_step(k: int, state: torch.Tensor, sink: _ItemSink = sink) -> None:
                 sink(k, state)
@@ -294,14 +316,19 @@ def _run(spec: GenerateSpec, ctx: DistContext, device: torch.device) -> Generate
             elapsed = time.perf_counter() - start
             bar.set_postfix_str(f"{result.member_steps / max(elapsed, 1e-9):.1f} member-steps/s")
             bad = [
-                {"init_time": str(spec.ic.start_dates[item.init_index]), "member": item.member_start + i,
-                 "first_nonfinite_lead": int(b)}
-                for i, b in enumerate(first_bad.tolist()) if b >= 0
+                {
+                    "init_time": np.datetime_as_string(spec.ic.start_dates[item.init_index], unit="m"),
+                    "member": item.member_start + i,
+                    "first_nonfinite_lead": int(b),
+                }
+                for i, b in enumerate(first_bad.tolist())
+                if b >= 0
             ]
             result.nonfinite.extend(bad)
             if store is not None:
                 members = slice(item.member_start, item.member_stop)
-                writer.submit(lambda i=item.init_index, m=members, fb=first_bad.numpy(): store.write_nonfinite(i, m, fb))
+                bad_leads = first_bad.numpy()
+                writer.submit(lambda i=item.init_index, m=members, fb=bad_leads: store.write_nonfinite(i, m, fb))
                 writer.flush()  # every chunk of the item is on disk before it is recorded as finished
                 store.manifest.mark_done(item.key, {"item": item.__dict__, "nonfinite": bad})
             result.items_done += 1

@@ -52,7 +52,9 @@ class InitialStates:
             )
         bad_nonneg = [c for c in bred.nonnegative_channels if c not in channels]
         if bad_nonneg:
-            raise HensError(f"ensemble.bred_vector.nonnegative_channels names unknown channel(s) {', '.join(bad_nonneg)}")
+            raise HensError(
+                f"ensemble.bred_vector.nonnegative_channels names unknown channel(s) {', '.join(bad_nonneg)}"
+            )
         self.nonnegative = torch.tensor([c in bred.nonnegative_channels for c in channels], device=device)
         self._read = lru_cache(maxsize=64)(self._read_uncached)
 

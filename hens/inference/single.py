@@ -40,12 +40,17 @@ def regenerate_member(spec: GenerateSpec, init_time: str, member: int) -> xr.Dat
     item = WorkItem(dates.index(t0), key.checkpoint, member, member + 1)
     states = setup.initial.member_states(forecaster, item)
     outputs: list[torch.Tensor] = []
-    rollout(forecaster, states, spec.ensemble.n_steps, lambda k, s: outputs.append(s.index_select(1, setup.var_index).cpu()))
+    rollout(
+        forecaster, states, spec.ensemble.n_steps, lambda k, s: outputs.append(s.index_select(1, setup.var_index).cpu())
+    )
     data = torch.stack(outputs, dim=1)[0].numpy().astype(spec.output.dtype)  # [L, V, nlat, nlon]
     dt = np.timedelta64(int(round(package.timestep_hours * 3600)), "s")
     leads = (np.arange(spec.ensemble.n_steps + 1) * dt).astype("timedelta64[ns]")
     ds = xr.Dataset(
-        {name: (("lead_time", "lat", "lon"), data[:, v], channel_attrs(name)) for v, name in enumerate(setup.variables)},
+        {
+            name: (("lead_time", "lat", "lon"), data[:, v], channel_attrs(name))
+            for v, name in enumerate(setup.variables)
+        },
         coords={
             "lead_time": leads,
             "lat": ("lat", package.lat, {"units": "degrees_north", "standard_name": "latitude"}),

@@ -81,16 +81,31 @@ def create_store(path: str | Path, layout: StoreLayout) -> None:
     )
     encoding[NONFINITE] = {"chunks": (1, layout.batch_size), "_FillValue": None}
     coords: dict[str, Any] = {
-        "init_time": ("init_time", np.asarray(layout.init_times, dtype="datetime64[ns]"),
-                      {"long_name": "forecast initialisation time", "standard_name": "forecast_reference_time"}),
-        "member": ("member", np.arange(layout.n_members, dtype=np.int32),
-                   {"long_name": "ensemble member", "standard_name": "realization"}),
-        "lead_time": ("lead_time", np.asarray(layout.lead_times, dtype="timedelta64[ns]"),
-                      {"long_name": "forecast lead time", "standard_name": "forecast_period"}),
-        "lat": ("lat", np.asarray(layout.lat, dtype=np.float64),
-                {"standard_name": "latitude", "units": "degrees_north", "long_name": "latitude"}),
-        "lon": ("lon", np.asarray(layout.lon, dtype=np.float64),
-                {"standard_name": "longitude", "units": "degrees_east", "long_name": "longitude"}),
+        "init_time": (
+            "init_time",
+            np.asarray(layout.init_times, dtype="datetime64[ns]"),
+            {"long_name": "forecast initialisation time", "standard_name": "forecast_reference_time"},
+        ),
+        "member": (
+            "member",
+            np.arange(layout.n_members, dtype=np.int32),
+            {"long_name": "ensemble member", "standard_name": "realization"},
+        ),
+        "lead_time": (
+            "lead_time",
+            np.asarray(layout.lead_times, dtype="timedelta64[ns]"),
+            {"long_name": "forecast lead time", "standard_name": "forecast_period"},
+        ),
+        "lat": (
+            "lat",
+            np.asarray(layout.lat, dtype=np.float64),
+            {"standard_name": "latitude", "units": "degrees_north", "long_name": "latitude"},
+        ),
+        "lon": (
+            "lon",
+            np.asarray(layout.lon, dtype=np.float64),
+            {"standard_name": "longitude", "units": "degrees_east", "long_name": "longitude"},
+        ),
     }
     for name, values in layout.member_coords.items():
         coords[name] = ("member", values, {"long_name": name.replace("_", " ")})
@@ -128,8 +143,17 @@ def remove_store(path: str | Path) -> None:
     shutil.rmtree(path)
 
 
-def looks_like_store(path: str | Path) -> bool:
-    return (Path(path) / "zarr.json").is_file()
+def is_hens_store(path: str | Path) -> bool:
+    """True when ``path`` is a Zarr group whose attributes carry a hens fingerprint (written by hens)."""
+    import json
+
+    meta = Path(path) / "zarr.json"
+    if not meta.is_file():
+        return False
+    try:
+        return "hens_fingerprint" in json.loads(meta.read_text()).get("attributes", {})
+    except (json.JSONDecodeError, AttributeError):
+        return False
 
 
 class StoreWriter:
@@ -143,7 +167,9 @@ class StoreWriter:
             self.arrays = {name: zarr.open_array(str(self.path / name), mode="r+") for name in variables}
             self.nonfinite = zarr.open_array(str(self.path / NONFINITE), mode="r+")
         except Exception as err:  # noqa: BLE001 - any failure to open is the same user-facing problem
-            raise StoreError(f"cannot open store {self.path} for writing ({err}); remove it or set output.overwrite=true") from err
+            raise StoreError(
+                f"cannot open store {self.path} for writing ({err}); remove it or set output.overwrite=true"
+            ) from err
         self.manifest = Manifest(self.path)
 
     def write_block(

@@ -52,6 +52,14 @@ def load_forecaster(package: CheckpointPackage | str | Path, device: torch.devic
         raise CheckpointError(f"cannot read weights {pkg.weights_path}: {err}") from err
     state = blob.get("model_state", blob) if isinstance(blob, dict) else blob
     state = {k.removeprefix("module."): v for k, v in state.items()}
+    expected = network.state_dict()
+    wrong_shape = [k for k, v in state.items() if k in expected and tuple(v.shape) != tuple(expected[k].shape)]
+    if wrong_shape:
+        key = wrong_shape[0]
+        raise CheckpointError(
+            f"checkpoint {pkg.name}: weight {key} has shape {tuple(state[key].shape)} but the architecture in "
+            f"config.json expects {tuple(expected[key].shape)} ({len(wrong_shape)} mismatched); check config.json"
+        )
     result = network.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:
         raise CheckpointError(

@@ -30,9 +30,7 @@ BUILDERS: dict[str, Callable[..., torch.nn.Module]] = {"torch_harmonics_sfno": _
 def build_network(architecture: str, model_kwargs: dict[str, Any]) -> torch.nn.Module:
     """Build the network named ``architecture`` with ``model_kwargs``; unknown names are a CheckpointError."""
     if architecture not in BUILDERS:
-        raise CheckpointError(
-            f"unknown network architecture {architecture!r}; known: {', '.join(sorted(BUILDERS))}"
-        )
+        raise CheckpointError(f"unknown network architecture {architecture!r}; known: {', '.join(sorted(BUILDERS))}")
     try:
         return BUILDERS[architecture](**model_kwargs)
     except TypeError as err:

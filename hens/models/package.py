@@ -79,7 +79,9 @@ def read_package(path: str | Path) -> CheckpointPackage:
     """Read and validate a checkpoint package folder (not the weights)."""
     root = Path(path)
     if not root.is_dir():
-        raise CheckpointError(f"checkpoint package {root} does not exist; check model.checkpoint_dir / model.checkpoints")
+        raise CheckpointError(
+            f"checkpoint package {root} does not exist; check model.checkpoint_dir / model.checkpoints"
+        )
     missing = [name for name in REQUIRED_FILES if not (root / name).is_file()]
     if missing:
         raise CheckpointError(

@@ -218,8 +218,12 @@ def breed(
     Returns:
         [P, C, nlat, nlon] bred perturbations valid at t, dtype and device of ``analyses``.
 
+    A perturbation whose grown state is not finite in some cycle (the model blew up from x_k + δ) is returned
+    as all-NaN rather than raising, so one bad bred vector does not stop the other members: the rollout flags
+    the members built from it as non-finite at lead 0.
+
     Raises:
-        ValueError: bad shapes, or M(x_k + δ) − M(x_k) not finite in some cycle (the model blew up).
+        ValueError: bad shapes.
     """
     if analyses.ndim != 4 or analyses.shape[0] < 1:
         raise ValueError(f"analyses must be [n_cycles >= 1, C, nlat, nlon], got {tuple(analyses.shape)}")
@@ -227,7 +231,7 @@ def breed(
         expected = ", ".join(map(str, analyses.shape[1:]))
         raise ValueError(f"initial_delta must be [P, {expected}], got {tuple(initial_delta.shape)}")
     n_pert = initial_delta.shape[0]
-    batch = n_pert if batch_size is None else int(batch_size)
+    batch = max(n_pert, 1) if batch_size is None else int(batch_size)
     if batch < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     target = torch.as_tensor(target, dtype=analyses.dtype, device=analyses.device)
@@ -240,11 +244,10 @@ def breed(
                 raise ValueError(f"step returned shape {tuple(control.shape)} for input {tuple(x.shape)}")
             chunks = [step(x + delta[i : i + batch]) - control for i in range(0, n_pert, batch)]
             grown = torch.cat(chunks) if chunks else delta
-            bad = ~torch.isfinite(grown).flatten(2).all(dim=-1).all(dim=0)  # [C]
-            if bool(bad.any()):
-                channels = torch.nonzero(bad).flatten().tolist()
-                raise ValueError(f"bred perturbation not finite in cycle {k}, channel indices {channels}")
+            blown_up = ~torch.isfinite(grown).flatten(1).all(dim=1)  # [P]
             delta = rescale(grown, target, lat_deg, boundary_deg=boundary_deg)
+            if bool(blown_up.any()):  # keep it visible: NaN, not a silently zeroed (control-like) vector
+                delta[blown_up] = float("nan")
     return delta
 
 

@@ -1,0 +1,350 @@
+"""Inputs of `hens diagnose`: open the ensemble store and its verification, select, align, drop bad members.
+
+Everything here is lazy (xarray over Dask) except small coordinate arrays and the ``nonfinite_lead`` flags.
+
+* :func:`open_store` opens a store written by ``hens generate`` (Zarr v3) and checks its layout.
+* :func:`select` applies the configured variables, lead times and start dates, naming anything missing.
+* :func:`exclude_nonfinite_members` drops members flagged non-finite (or never generated) per start date,
+  so that they neither poison averages nor change the ensemble size between start dates.
+* :func:`demo_world_info` / :func:`open_verification` find the verification: the demo world's truth from
+  the store's own ``hens_initial_conditions`` attribute, or any Zarr with ``(time, lat, lon)`` variables.
+* :func:`align_verification` picks the verification at the valid times ``init_time + lead_time``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from hens.errors import HensError, StoreError
+
+__all__ = [
+    "EnsembleData",
+    "align_verification",
+    "demo_world_info",
+    "exclude_nonfinite_members",
+    "open_store",
+    "open_verification",
+    "open_zarr_quiet",
+    "select",
+    "valid_times",
+]
+
+FORECAST_DIMS = ("init_time", "member", "lead_time", "lat", "lon")
+NONFINITE = "nonfinite_lead"
+_GRID_ATOL_DEG = 1e-4
+
+
+def open_zarr_quiet(path: str | Path, **kwargs: Any) -> xr.Dataset:
+    """``xarray.open_zarr`` without zarr's notes on consolidated v3 metadata."""
+    from hens.io.store import quiet_zarr
+
+    with quiet_zarr():
+        return xr.open_zarr(str(path), **kwargs)
+
+
+def open_store(path: str | Path) -> xr.Dataset:
+    """Open an ensemble store lazily and check that it has the `hens generate` layout.
+
+    Args:
+        path: the store folder (the ``output.path`` of ``hens generate``).
+
+    Returns:
+        The dataset as stored: one variable per channel with dims ``(init_time, member, lead_time, lat,
+        lon)``, Dask-backed with the store's chunks, plus ``nonfinite_lead(init_time, member)``.
+
+    Raises:
+        StoreError: if the path is missing, not a Zarr store, or has no forecast variables.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise StoreError(f"store {p} does not exist; pass the output.path of a `hens generate` run")
+    if not (p / "zarr.json").is_file():
+        raise StoreError(f"{p} is not a Zarr v3 store (no zarr.json); pass the output.path of a `hens generate` run")
+    try:
+        ds = open_zarr_quiet(p, consolidated=None)
+    except Exception as err:  # noqa: BLE001 - any failure to open is the same user-facing problem
+        raise StoreError(f"cannot open store {p} ({' '.join(str(err).split())}); is it a complete hens store?") from err
+    if not forecast_variables(ds):
+        raise StoreError(f"store {p} has no variables with dims {FORECAST_DIMS}; is it a `hens generate` store?")
+    return ds
+
+
+def forecast_variables(ds: xr.Dataset) -> list[str]:
+    """Names of the member-field variables (dims ``(init_time, member, lead_time, lat, lon)``), in store order."""
+    return [str(name) for name, var in ds.data_vars.items() if tuple(var.dims) == FORECAST_DIMS]
+
+
+def _lead_hours(ds: xr.Dataset) -> np.ndarray:
+    return ds["lead_time"].values.astype("timedelta64[s]").astype(np.int64) / 3600.0
+
+
+def select(
+    ds: xr.Dataset,
+    *,
+    variables: Sequence[str] | None = None,
+    lead_hours: Sequence[float] | None = None,
+    start_dates: Sequence[np.datetime64] | None = None,
+) -> xr.Dataset:
+    """Select forecast variables, lead times (hours) and start dates; ``None`` keeps everything.
+
+    Returns:
+        A dataset with only the chosen forecast variables, ``nonfinite_lead`` and the coordinates.
+
+    Raises:
+        HensError: naming the first requested variable, lead time or start date absent from the store, and
+            the config key that selects it.
+    """
+    available = forecast_variables(ds)
+    chosen = list(available) if variables is None else list(variables)
+    missing = [v for v in chosen if v not in available]
+    if missing:
+        raise HensError(
+            f"diagnose.variables: {', '.join(missing)} not in the store (it has {', '.join(available)}); "
+            "choose among those or set diagnose.variables=null"
+        )
+    keep = chosen + ([NONFINITE] if NONFINITE in ds else [])
+    out = ds[keep]
+    if lead_hours is not None:
+        hours = _lead_hours(ds)
+        index = []
+        for h in lead_hours:
+            hit = np.flatnonzero(np.isclose(hours, float(h), atol=1e-6))
+            if hit.size == 0:
+                raise HensError(
+                    f"diagnose.lead_times: {h} h is not a lead time of the store (it has {hours[0]:g} … "
+                    f"{hours[-1]:g} h every {hours[1] - hours[0] if hours.size > 1 else 0:g} h); choose stored lead times"
+                )
+            index.append(int(hit[0]))
+        out = out.isel(lead_time=sorted(set(index)))
+    if start_dates is not None:
+        inits = ds["init_time"].values.astype("datetime64[ns]")
+        index = []
+        for t in start_dates:
+            hit = np.flatnonzero(inits == np.datetime64(t, "ns"))
+            if hit.size == 0:
+                have = ", ".join(np.datetime_as_string(inits, unit="m"))
+                raise HensError(
+                    f"diagnose.start_dates: {np.datetime_as_string(np.datetime64(t, 'ns'), unit='m')} is not a start "
+                    f"date of the store (it has {have}); choose among those or set diagnose.start_dates=null"
+                )
+            index.append(int(hit[0]))
+        out = out.isel(init_time=sorted(set(index)))
+    return out
+
+
+@dataclass(frozen=True)
+class EnsembleData:
+    """The forecast after excluding bad members.
+
+    Attributes:
+        forecast: lazy dataset, forecast variables ``(init_time, member, lead_time, lat, lon)`` with the same
+            ensemble size M for every start date; when members were dropped the ``member`` coordinate is
+            0 … M−1 and ``source_member(init_time, member)`` holds the store's member ids.
+        n_members: M.
+        excluded: per start date (ISO string), the store's member ids that were left out.
+        reasons: per start date, ``{member id: "non-finite from lead index k" | "not generated" | "surplus"}``.
+    """
+
+    forecast: xr.Dataset
+    n_members: int
+    excluded: dict[str, list[int]] = field(default_factory=dict)
+    reasons: dict[str, dict[int, str]] = field(default_factory=dict)
+
+    @property
+    def n_excluded(self) -> int:
+        return sum(len(v) for v in self.excluded.values())
+
+
+def exclude_nonfinite_members(ds: xr.Dataset) -> EnsembleData:
+    """Drop members whose ``nonfinite_lead`` flag is not −1 (all finite), keeping one ensemble size M.
+
+    A member flagged ``k ≥ 0`` became NaN/Inf at lead index k; one flagged −2 was never generated (its
+    chunks read as NaN). Such members are removed from their start date. To keep every metric on the
+    same ensemble size (rank-histogram bins, the √((M+1)/M) correction, the expected outlier rate
+    2/(M+1)), every start date keeps its first M valid members, M being the smallest count of valid
+    members over the start dates; the valid members beyond M at other dates are reported as "surplus".
+
+    Args:
+        ds: a (selected) store dataset with ``nonfinite_lead``; without it all members are kept.
+
+    Returns:
+        :class:`EnsembleData`.
+
+    Raises:
+        HensError: if some start date has fewer than 2 valid members.
+    """
+    variables = forecast_variables(ds)
+    n_total = ds.sizes["member"]
+    if NONFINITE not in ds:
+        return EnsembleData(ds[variables], n_total)
+    flags = np.asarray(ds[NONFINITE].values)
+    inits = np.datetime_as_string(ds["init_time"].values.astype("datetime64[ns]"), unit="m")
+    valid = flags == -1
+    counts = valid.sum(axis=1)
+    if counts.min() < 2:
+        worst = inits[int(np.argmin(counts))]
+        raise HensError(
+            f"start date {worst} has {int(counts.min())} finite member(s) of {n_total} (nonfinite_lead flags); "
+            "diagnostics need at least 2 — finish the run (`hens generate` resumes) or exclude that date with "
+            "diagnose.start_dates=[...]"
+        )
+    m = int(counts.min())
+    fc = ds[variables]
+    if valid.all():
+        return EnsembleData(fc, n_total)
+    excluded: dict[str, list[int]] = {}
+    reasons: dict[str, dict[int, str]] = {}
+    pieces = []
+    member_ids = ds["member"].values
+    for i, label in enumerate(inits):
+        good = np.flatnonzero(valid[i])
+        keep, surplus = good[:m], good[m:]
+        why: dict[int, str] = {}
+        for j in np.flatnonzero(~valid[i]):
+            why[int(member_ids[j])] = "not generated" if flags[i, j] == -2 else f"non-finite from lead index {flags[i, j]}"
+        for j in surplus:
+            why[int(member_ids[j])] = "surplus"
+        if why:
+            excluded[label] = sorted(why)
+            reasons[label] = why
+        piece = fc.isel(init_time=[i], member=keep)
+        piece = piece.drop_vars([c for c in piece.coords if "member" in piece[c].dims])
+        piece = piece.assign_coords(member=np.arange(m), source_member=(("init_time", "member"), member_ids[keep][None]))
+        pieces.append(piece)
+    out = xr.concat(pieces, dim="init_time", data_vars="all", coords="different", compat="equals", join="exact")
+    return EnsembleData(out, m, excluded, reasons)
+
+
+def valid_times(ds: xr.Dataset) -> xr.DataArray:
+    """Valid times ``init_time + lead_time``, dims ``(init_time, lead_time)``, datetime64[ns]."""
+    return (ds["init_time"] + ds["lead_time"]).rename("valid_time")
+
+
+def demo_world_info(attrs: dict[str, Any]) -> dict[str, Any] | None:
+    """The store's initial-condition description if it came from the demo world, else ``None``.
+
+    Reads the global attribute ``hens_initial_conditions`` (a JSON string such as
+    ``{"source": "demo", "demo_world": {...}, "fingerprint": "..."}``).
+    """
+    raw = attrs.get("hens_initial_conditions")
+    if raw is None:
+        return None
+    try:
+        info = json.loads(raw) if isinstance(raw, str) else dict(raw)
+    except (TypeError, ValueError) as err:
+        raise StoreError(f"the store's hens_initial_conditions attribute is not JSON ({err}); was it edited?") from err
+    if info.get("source") != "demo":
+        return None
+    return info
+
+
+def open_verification(
+    attrs: dict[str, Any],
+    times: np.ndarray,
+    *,
+    path: str | None = None,
+    variables: Sequence[str] | None = None,
+) -> xr.Dataset:
+    """The verification dataset covering ``times``, variables ``(time, lat, lon)``.
+
+    Args:
+        attrs: the store's global attributes (to find the demo world).
+        times: the valid times needed (datetime64), any shape.
+        path: a Zarr of the verification in the same variable/coordinate layout (``time``, ``lat``, ``lon``);
+            ``None`` uses the demo world named by the store's metadata.
+        variables: variables needed (only used to shrink the dataset).
+
+    Raises:
+        HensError: when no verification can be found, naming ``diagnose.verification.path``.
+    """
+    t = np.asarray(times, dtype="datetime64[ns]").ravel()
+    if path is not None:
+        p = Path(path)
+        if not p.exists():
+            raise HensError(f"diagnose.verification.path={path} does not exist; point it at a Zarr with (time, lat, lon)")
+        try:
+            truth = open_zarr_quiet(p, consolidated=None)
+        except Exception as err:  # noqa: BLE001
+            raise HensError(f"diagnose.verification.path={path} cannot be opened as Zarr ({err})") from err
+        if "time" not in truth.dims and "valid_time" in truth.dims:
+            truth = truth.rename({"valid_time": "time"})
+        if "time" not in truth.dims:
+            raise HensError(f"diagnose.verification.path={path} has no 'time' dimension; its variables must be (time, lat, lon)")
+    else:
+        info = demo_world_info(attrs)
+        if info is None:
+            raise HensError(
+                "the store was not made from the demo world, so its verification is unknown; "
+                "set diagnose.verification.path=<Zarr with (time, lat, lon) variables>"
+            )
+        truth = demo_truth(info.get("demo_world") or {}, t.min(), t.max())
+    if variables is not None:
+        missing = [v for v in variables if v not in truth.data_vars]
+        if missing:
+            raise HensError(
+                f"the verification lacks {', '.join(missing)} (it has {', '.join(map(str, truth.data_vars))}); "
+                "choose diagnose.variables it has"
+            )
+        truth = truth[list(variables)]
+    return truth
+
+
+def demo_truth(demo_world: dict[str, Any], start: np.datetime64, end: np.datetime64) -> xr.Dataset:
+    """The demo world's truth from ``start`` to ``end`` (inclusive), via :func:`hens.demo.world.truth_dataset`."""
+    try:
+        from hens.demo.world import DemoWorldSpec, truth_dataset
+    except ImportError as err:
+        raise HensError(f"the demo world is not available in this installation ({err}); reinstall hens") from err
+    try:
+        spec = DemoWorldSpec(**demo_world)
+    except TypeError as err:
+        raise HensError(f"the store's demo_world parameters do not match this hens version ({err})") from err
+    return truth_dataset(spec, np.datetime64(start, "ns"), np.datetime64(end, "ns"))
+
+
+def align_verification(truth: xr.Dataset, forecast: xr.Dataset) -> xr.Dataset:
+    """Verification at each forecast's valid time: variables ``(init_time, lead_time, lat, lon)``.
+
+    The verification grid must equal the forecast's (no regridding); latitudes stored south-to-north are
+    flipped to the forecast's order.
+
+    Raises:
+        HensError: for a missing valid time or a grid mismatch, with the fix.
+    """
+    vt = valid_times(forecast)
+    have = np.asarray(truth["time"].values, dtype="datetime64[ns]")
+    need = np.unique(vt.values.ravel())
+    missing = np.setdiff1d(need, have)
+    if missing.size:
+        raise HensError(
+            f"the verification has no data at valid time {np.datetime_as_string(missing[0], unit='m')} "
+            f"({missing.size} missing; it covers {np.datetime_as_string(have.min(), unit='m')} … "
+            f"{np.datetime_as_string(have.max(), unit='m')}); supply a longer verification or fewer diagnose.lead_times"
+        )
+    for name in ("lat", "lon"):
+        if name not in truth.coords:
+            raise HensError(f"the verification has no '{name}' coordinate; it must be (time, lat, lon)")
+    t_lat, f_lat = truth["lat"].values, forecast["lat"].values
+    if t_lat.shape == f_lat.shape and np.allclose(t_lat[::-1], f_lat, atol=_GRID_ATOL_DEG) and t_lat.size > 1:
+        truth = truth.isel(lat=slice(None, None, -1))
+        t_lat = truth["lat"].values
+    if (
+        t_lat.shape != f_lat.shape
+        or truth.sizes["lon"] != forecast.sizes["lon"]
+        or not np.allclose(t_lat, f_lat, atol=_GRID_ATOL_DEG)
+        or not np.allclose(truth["lon"].values, forecast["lon"].values, atol=_GRID_ATOL_DEG)
+    ):
+        raise HensError(
+            f"the verification grid ({truth.sizes['lat']}×{truth.sizes['lon']}) differs from the forecast grid "
+            f"({forecast.sizes['lat']}×{forecast.sizes['lon']}); regrid the verification to the forecast's lat/lon"
+        )
+    out = truth.sel(time=vt).drop_vars(["time"], errors="ignore")
+    out = out.assign_coords(lat=forecast["lat"], lon=forecast["lon"])
+    return out.transpose("init_time", "lead_time", "lat", "lon")
