@@ -112,9 +112,19 @@ def diagnose(
     store: Annotated[Path, typer.Argument(help="A store written by hens generate.")],
     overrides: Overrides = None,
 ) -> None:
-    """Score an ensemble store: RMSE, fair CRPS, spread–skill, spectra, extremes; writes data, plots, report."""
-    typer.echo("hens: error: `hens diagnose` is not implemented yet (tracked in its own issue)", err=True)
-    raise typer.Exit(code=2)
+    """Score an ensemble store: RMSE, fair CRPS, spread–skill, spectra, extremes; writes data, plots, report.
+
+    Results go to <store name>.diagnostics/ beside the store unless diagnose.output_dir= is given. For a
+    demo-world store the verification and climatology are found from the store's own metadata.
+    """
+    try:
+        from hens.diagnostics.run import run_diagnose
+
+        result = run_diagnose(store, overrides or [])
+    except HensError as err:
+        _fail(err)
+        return
+    typer.echo(result.summary(), err=True)
 
 
 @demo_app.command("info")

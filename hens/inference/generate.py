@@ -162,16 +162,18 @@ class _ItemSink:
         self.lead_chunk, self.n_leads, self.dtype = lead_chunk, n_leads, np.dtype(dtype)
         self.buffer: list[torch.Tensor] = []
         self.chunk_start = 0
+        self.on_cuda = False
 
     def __call__(self, k: int, state: torch.Tensor) -> None:
         if self.store is None:
             return
+        self.on_cuda = state.is_cuda
         self.buffer.append(state.index_select(1, self.var_index).to("cpu", non_blocking=True))
         if len(self.buffer) == self.lead_chunk or k == self.n_leads - 1:
             self._submit()
 
     def _submit(self) -> None:
-        if self.buffer[0].device.type == "cpu" and torch.cuda.is_available():
+        if self.on_cuda:  # the non-blocking device→host copies must land before numpy reads the buffers
             torch.cuda.synchronize()
         block = torch.stack(self.buffer, dim=1).numpy().astype(self.dtype, copy=False)  # [B, L, V, nlat, nlon]
         leads = slice(self.chunk_start, self.chunk_start + block.shape[1])

@@ -1,0 +1,229 @@
+"""The demo world's truth: a forced shallow-water model (:mod:`hens.demo.solver`) sampled every 6 hours.
+
+The model runs at T42 on a 64×128 Gauss grid; the truth is its state spectrally truncated and evaluated on the
+33×64 equiangular grid (5.625°, both poles, like 721×1440 at 0.25°) that the demo SFNOs use — so the truth has
+scales the forecast models cannot see, as the real atmosphere has.  Channels, named like weather variables:
+
+    z500  geopotential φ = g h            m² s⁻²   (mean ≈ 5.4·10⁴, like the real 500 hPa surface)
+    u500  eastward wind                   m s⁻¹
+    v500  northward wind                  m s⁻¹
+
+The trajectory is a pure function of :class:`DemoWorldSpec`: its state at ``epoch`` comes from a spin-up of
+``spin_up_days`` from a seeded rest state (the spun-up state of the default spec ships with hens, so a cold
+start integrates only from the epoch), then it is integrated forward.  Computed samples are cached in blocks of
+``block_days`` under ``demo_cache_dir()/demo-truth-<fingerprint>/`` (atomic writes: several ranks may ask at
+once), so the trajectory is extended only as far as needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hens.errors import HensError
+
+DEMO_CHANNELS: tuple[str, ...] = ("z500", "u500", "v500")
+SHIPPED_EPOCH_STATE = Path(__file__).resolve().parent / "epoch_state.npz"
+
+
+@dataclass(frozen=True)
+class DemoWorldSpec:
+    """Every parameter of the demo truth (defaults: the world the shipped checkpoints were trained on)."""
+
+    nlat: int = 33
+    nlon: int = 64
+    sample_hours: int = 6
+    epoch: str = "2000-01-01T00:00"
+    seed: int = 0
+    spin_up_days: int = 200
+    block_days: int = 30
+    solver_nlat: int = 64
+    solver_nlon: int = 128
+    solver_lmax: int = 42
+    solver_dt_s: float = 900.0
+    phi0: float = 5.4e4
+    delta_phi: float = 1.2e4
+    jet_latitude_deg: float = 45.0
+    jet_width_deg: float = 10.0
+    southern_gradient: float = 0.7
+    tau_relax_days: float = 3.0
+    tau_drag_days: float = 20.0
+    tau_hyperdiffusion_hours: float = 12.0
+
+    def fingerprint(self) -> str:
+        """Short stable hash of every field (cache keys, store metadata)."""
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+
+    def lat(self) -> np.ndarray:
+        """Latitudes in degrees, north → south, both poles, shape (nlat,)."""
+        return np.linspace(90.0, -90.0, self.nlat)
+
+    def lon(self) -> np.ndarray:
+        """Longitudes in degrees east, 0 … 360 − Δ, shape (nlon,)."""
+        return np.arange(self.nlon) * (360.0 / self.nlon)
+
+    @property
+    def samples_per_block(self) -> int:
+        return self.block_days * 24 // self.sample_hours
+
+    def solver_kwargs(self) -> dict[str, float | int]:
+        return {
+            "nlat": self.solver_nlat,
+            "nlon": self.solver_nlon,
+            "lmax": self.solver_lmax,
+            "dt": self.solver_dt_s,
+            "phi0": self.phi0,
+            "delta_phi": self.delta_phi,
+            "jet_latitude_deg": self.jet_latitude_deg,
+            "jet_width_deg": self.jet_width_deg,
+            "southern_gradient": self.southern_gradient,
+            "tau_relax_days": self.tau_relax_days,
+            "tau_drag_days": self.tau_drag_days,
+            "tau_hyperdiffusion_hours": self.tau_hyperdiffusion_hours,
+        }
+
+
+def demo_cache_dir() -> Path:
+    """``$HENS_CACHE_DIR`` if set, else ``~/.cache/hens``."""
+    return Path(os.environ.get("HENS_CACHE_DIR") or Path.home() / ".cache" / "hens")
+
+
+class _Projector:
+    """Solver state → (z500, u500, v500) on the output equiangular grid, by spectral truncation."""
+
+    def __init__(self, spec: DemoWorldSpec, solver) -> None:
+        import torch_harmonics as th
+
+        lmax = min(solver.lmax, (spec.nlat + 1) // 2, spec.nlon // 2)
+        self.lmax = lmax
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.isht = th.InverseRealSHT(spec.nlat, spec.nlon, lmax=lmax, mmax=lmax, grid="equiangular").double()
+            self.ivsht = th.InverseRealVectorSHT(
+                spec.nlat, spec.nlon, lmax=lmax, mmax=lmax, grid="equiangular"
+            ).double()
+        self.invlap = solver.invlap[:lmax, :lmax]
+        self.radius = solver.radius
+
+    def __call__(self, state: torch.Tensor) -> np.ndarray:
+        spec = state[:, : self.lmax, : self.lmax]
+        z = self.isht(spec[0])
+        uv = self.ivsht(self.invlap * spec[1:] / self.radius)
+        return torch.cat([z[None], uv]).numpy().astype(np.float32)
+
+
+@lru_cache(maxsize=4)
+def _model(spec: DemoWorldSpec):
+    from hens.demo.solver import ForcedShallowWater
+
+    solver = ForcedShallowWater(**spec.solver_kwargs())
+    return solver, _Projector(spec, solver)
+
+
+def spin_up(spec: DemoWorldSpec) -> torch.Tensor:
+    """The solver state at the epoch: the shipped one for the default spec, else a fresh spin-up."""
+    if SHIPPED_EPOCH_STATE.is_file():
+        with np.load(SHIPPED_EPOCH_STATE) as shipped:
+            if str(shipped["fingerprint"]) == spec.fingerprint():
+                return torch.from_numpy(shipped["state"])
+    solver, _ = _model(spec)
+    state = solver.initial_state(spec.seed)
+    return solver.step(state, solver.steps_per(24.0 * spec.spin_up_days))
+
+
+def _atomic_save(path: Path, **arrays: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def _block(spec: DemoWorldSpec, index: int) -> np.ndarray:
+    """Samples ``[samples_per_block, C, nlat, nlon]`` of block ``index`` (computed and cached if needed)."""
+    folder = demo_cache_dir() / f"demo-truth-{spec.fingerprint()}"
+    path = folder / f"block_{index:05d}.npz"
+    if path.is_file():
+        with np.load(path) as cached:
+            return cached["samples"]
+    if index == 0:
+        state = spin_up(spec)
+    else:
+        _block(spec, index - 1)  # make sure the previous block (and its end state) exists
+        with np.load(folder / f"block_{index - 1:05d}.npz") as previous:
+            state = torch.from_numpy(previous["end_state"])
+    solver, project = _model(spec)
+    n_sub = solver.steps_per(spec.sample_hours)
+    samples = []
+    with torch.no_grad():
+        for _ in range(spec.samples_per_block):
+            samples.append(project(state))
+            state = solver.step(state, n_sub)
+    out = np.stack(samples)
+    _atomic_save(path, samples=out, end_state=state.numpy())
+    return out
+
+
+def _sample_indices(spec: DemoWorldSpec, times: np.ndarray) -> np.ndarray:
+    epoch = np.datetime64(spec.epoch, "ns")
+    step = np.timedelta64(spec.sample_hours, "h").astype("timedelta64[ns]")
+    offsets = np.asarray(times, dtype="datetime64[ns]") - epoch
+    bad = (offsets < np.timedelta64(0, "ns")) | (offsets % step != np.timedelta64(0, "ns"))
+    if bad.any():
+        t = np.asarray(times, dtype="datetime64[ns]")[bad][0]
+        raise HensError(
+            f"the demo world has no state at {np.datetime_as_string(t, unit='m')}: it starts at {spec.epoch} "
+            f"and is sampled every {spec.sample_hours} h; choose times on that grid"
+        )
+    return (offsets // step).astype(np.int64)
+
+
+def truth_states(spec: DemoWorldSpec, times: Sequence[np.datetime64] | np.ndarray) -> np.ndarray:
+    """The truth at ``times``: float32 ``[T, C, nlat, nlon]`` in physical units (channels ``DEMO_CHANNELS``)."""
+    with torch.inference_mode(False):
+        indices = _sample_indices(spec, np.atleast_1d(np.asarray(times)))
+        per_block = spec.samples_per_block
+        out = np.empty((len(indices), len(DEMO_CHANNELS), spec.nlat, spec.nlon), dtype=np.float32)
+        for block in np.unique(indices // per_block):
+            samples = _block(spec, int(block))
+            sel = indices // per_block == block
+            out[sel] = samples[indices[sel] % per_block]
+        return out
+
+
+def truth_dataset(spec: DemoWorldSpec, start: str | np.datetime64, end: str | np.datetime64):
+    """The truth every ``sample_hours`` from ``start`` to ``end`` inclusive as a CF-labelled xarray Dataset."""
+    import xarray as xr
+
+    from hens.io.cf import channel_attrs
+
+    try:
+        t0, t1 = np.datetime64(start, "ns"), np.datetime64(end, "ns")
+    except ValueError as err:
+        raise HensError(f"{start!r} / {end!r}: not ISO 8601 date-times") from err
+    if t1 < t0:
+        raise HensError(f"end {end} is before start {start}; swap them")
+    step = np.timedelta64(spec.sample_hours, "h")
+    times = np.arange(t0, t1 + step, step).astype("datetime64[ns]")
+    data = truth_states(spec, times)
+    return xr.Dataset(
+        {name: (("time", "lat", "lon"), data[:, c], channel_attrs(name)) for c, name in enumerate(DEMO_CHANNELS)},
+        coords={
+            "time": times,
+            "lat": ("lat", spec.lat(), {"units": "degrees_north", "standard_name": "latitude"}),
+            "lon": ("lon", spec.lon(), {"units": "degrees_east", "standard_name": "longitude"}),
+        },
+        attrs={
+            "Conventions": "CF-1.10",
+            "title": "hens demo world truth (forced shallow water on the sphere)",
+            "hens_demo_world": json.dumps(asdict(spec), sort_keys=True),
+        },
+    )

@@ -1,0 +1,277 @@
+"""Climatologies for the extreme diagnostics: percentile thresholds and the model climate (M-climate) of the EFI.
+
+A climatology dataset (built here for the demo world, or read from ``diagnose.climatology.path`` for real
+data) holds, for every channel ``<var>``:
+
+* ``<var>_percentiles(percentile, month, hour, lat, lon)`` — climatological percentiles (e.g. 95th, 99th) per
+  calendar month and hour of day: the thresholds of the "value above the percentile" events of the
+  reliability diagram, ROC and Brier score;
+* ``<var>_quantiles(quantile, month, lat, lon)`` — the M-climate: quantiles at levels ``quantile`` ∈ [0, 1]
+  (default 0, 0.01, …, 1) per calendar month, all hours pooled, against which the EFI compares the ensemble.
+
+``month`` is 1 … 12, or the single value 0 meaning "all months pooled"; ``hour`` is the hours of day present
+(e.g. 0, 6, 12, 18), or the single value −1 meaning "all hours pooled". :func:`month_hour_index` maps valid
+times onto these axes.
+
+**Choice of M-climate for the demo world.** ECMWF (and HENS) build the M-climate from reforecasts of the same
+model at the same lead time. The demo world's checkpoints are trained on its shallow-water truth, so their
+climate is the truth's climate up to model drift; reforecasts over many years would cost far more than the
+diagnostics themselves. We therefore take the truth's own distribution at each grid point over a long truth
+run (``diagnose.climatology.years`` years from ``diagnose.climatology.start``), per calendar month. The EFI then
+measures how unusual the forecast is relative to the world's climate, not relative to the model's (drift
+included). For real data give a Zarr built from reforecasts in the layout above.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from hens.errors import HensError
+
+__all__ = [
+    "build_climatology",
+    "demo_climatology",
+    "load_climatology",
+    "month_hour_index",
+    "percentile_name",
+    "quantile_name",
+]
+
+ALL_MONTHS = 0
+ALL_HOURS = -1
+
+
+def percentile_name(var: str) -> str:
+    return f"{var}_percentiles"
+
+
+def quantile_name(var: str) -> str:
+    return f"{var}_quantiles"
+
+
+def build_climatology(
+    truth: xr.Dataset,
+    *,
+    percentiles: Sequence[float] = (95.0, 99.0),
+    quantile_levels: Sequence[float] | None = None,
+    by_month: bool = True,
+    by_hour: bool = True,
+) -> xr.Dataset:
+    """Percentiles per calendar month (and hour) and M-climate quantiles per month, at every grid point.
+
+    Args:
+        truth: variables ``(time, lat, lon)`` over a long period (several years).
+        percentiles: thresholds in percent, e.g. ``(95, 99)``.
+        quantile_levels: M-climate levels in [0, 1], increasing; default ``linspace(0, 1, 101)``.
+        by_month: group by calendar month (else pool all months, ``month = [0]``).
+        by_hour: group the percentiles by hour of day (else pool, ``hour = [-1]``).
+
+    Returns:
+        Dataset in the layout of the module docstring, float32, with attribute ``n_samples_min`` (the
+        smallest number of truth values behind one percentile).
+
+    Raises:
+        HensError: when a month (or hour) group is empty, i.e. the truth period is too short.
+    """
+    levels = np.linspace(0.0, 1.0, 101) if quantile_levels is None else np.asarray(quantile_levels, dtype=np.float64)
+    pct = np.asarray(percentiles, dtype=np.float64)
+    times = truth["time"].to_index()
+    months = np.asarray(times.month) if by_month else np.zeros(len(times), dtype=np.int64)
+    hours = np.asarray(times.hour) if by_hour else np.full(len(times), ALL_HOURS, dtype=np.int64)
+    month_axis = np.arange(1, 13) if by_month else np.array([ALL_MONTHS])
+    hour_axis = np.unique(hours)
+    n_lat, n_lon = truth.sizes["lat"], truth.sizes["lon"]
+    data_vars: dict[str, Any] = {}
+    n_min = np.inf
+    for var in truth.data_vars:
+        values = np.asarray(truth[var].transpose("time", "lat", "lon").values, dtype=np.float64)
+        p_out = np.empty((pct.size, month_axis.size, hour_axis.size, n_lat, n_lon), dtype=np.float32)
+        q_out = np.empty((levels.size, month_axis.size, n_lat, n_lon), dtype=np.float32)
+        for mi, month in enumerate(month_axis):
+            in_month = months == month
+            if not in_month.any():
+                raise HensError(
+                    f"the climatology period has no data in month {month}; lengthen diagnose.climatology.years "
+                    "(at least 1 year) or set diagnose.climatology.by_month=false"
+                )
+            q_out[:, mi] = np.quantile(values[in_month], levels, axis=0)
+            for hi, hour in enumerate(hour_axis):
+                sel = in_month & (hours == hour)
+                if not sel.any():
+                    raise HensError(
+                        f"the climatology period has no data in month {month} at hour {hour}; lengthen "
+                        "diagnose.climatology.years or set diagnose.climatology.by_hour=false"
+                    )
+                n_min = min(n_min, int(sel.sum()))
+                p_out[:, mi, hi] = np.quantile(values[sel], pct / 100.0, axis=0)
+        attrs = dict(truth[var].attrs)
+        data_vars[percentile_name(str(var))] = (("percentile", "month", "hour", "lat", "lon"), p_out, attrs)
+        data_vars[quantile_name(str(var))] = (("quantile", "month", "lat", "lon"), q_out, attrs)
+    return xr.Dataset(
+        data_vars,
+        coords={
+            "percentile": pct,
+            "quantile": levels,
+            "month": month_axis,
+            "hour": hour_axis,
+            "lat": truth["lat"].values,
+            "lon": truth["lon"].values,
+        },
+        attrs={
+            "n_samples_min": int(n_min),
+            "period_start": str(times.min()),
+            "period_end": str(times.max()),
+            "comment": "percentiles per calendar month and hour; M-climate quantiles per calendar month",
+        },
+    )
+
+
+def month_hour_index(clim: xr.Dataset, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of valid times in the climatology's ``month`` and ``hour`` axes.
+
+    Args:
+        clim: a climatology dataset.
+        valid: valid times (datetime64), any shape.
+
+    Returns:
+        ``(month_index, hour_index)``, int64 arrays of ``valid``'s shape.
+
+    Raises:
+        HensError: when a valid time's month or hour is not in the climatology.
+    """
+    t = np.asarray(valid, dtype="datetime64[ns]")
+    import pandas as pd
+
+    idx = pd.DatetimeIndex(t.ravel())
+    months = np.asarray(clim["month"].values)
+    hours = np.asarray(clim["hour"].values)
+
+    def positions(axis: np.ndarray, wanted: np.ndarray, pooled: int, what: str) -> np.ndarray:
+        if axis.size == 1 and axis[0] == pooled:
+            return np.zeros(wanted.shape, dtype=np.int64)
+        lookup = {int(v): k for k, v in enumerate(axis)}
+        missing = sorted({int(w) for w in wanted if int(w) not in lookup})
+        if missing:
+            raise HensError(
+                f"the climatology has no {what} {missing[0]} (it has {', '.join(map(str, axis))}); rebuild it "
+                f"covering the forecast's valid times or set diagnose.climatology.by_{what}=false"
+            )
+        return np.array([lookup[int(w)] for w in wanted], dtype=np.int64)
+
+    mi = positions(months, np.asarray(idx.month), ALL_MONTHS, "month")
+    hi = positions(hours, np.asarray(idx.hour), ALL_HOURS, "hour")
+    return mi.reshape(t.shape), hi.reshape(t.shape)
+
+
+def load_climatology(path: str | Path, variables: Sequence[str], lat: np.ndarray, lon: np.ndarray) -> xr.Dataset:
+    """Open a climatology Zarr (layout of the module docstring) and check its variables and grid.
+
+    Raises:
+        HensError: naming ``diagnose.climatology.path`` and what is wrong.
+    """
+    from hens.diagnostics.dataset import open_zarr_quiet
+
+    p = Path(path)
+    if not p.exists():
+        raise HensError(f"diagnose.climatology.path={path} does not exist; build one or set it to null")
+    try:
+        clim = open_zarr_quiet(p, consolidated=None)
+    except Exception as err:  # noqa: BLE001
+        raise HensError(f"diagnose.climatology.path={path} cannot be opened as Zarr ({err})") from err
+    missing = [n for v in variables for n in (percentile_name(v), quantile_name(v)) if n not in clim]
+    if missing:
+        raise HensError(
+            f"diagnose.climatology.path={path} lacks {', '.join(missing)}; see hens/diagnostics/climatology.py for "
+            "the layout"
+        )
+    if clim.sizes.get("lat") != lat.size or clim.sizes.get("lon") != lon.size or not (
+        np.allclose(clim["lat"].values, lat, atol=1e-4) and np.allclose(clim["lon"].values, lon, atol=1e-4)
+    ):
+        raise HensError(f"diagnose.climatology.path={path} is on another grid than the forecast; regrid it")
+    return clim
+
+
+def _cache_root() -> Path:
+    try:
+        from hens.demo.world import demo_cache_dir
+
+        return Path(demo_cache_dir())
+    except ImportError:
+        pass
+    env = os.environ.get("HENS_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "hens"
+
+
+def demo_climatology(
+    demo_world: dict[str, Any],
+    *,
+    start: str | None,
+    years: float,
+    percentiles: Sequence[float],
+    quantile_levels: Sequence[float],
+    by_month: bool,
+    by_hour: bool,
+    fingerprint: str | None = None,
+    cache: bool = True,
+) -> xr.Dataset:
+    """The demo world's climatology from a long truth run, cached next to the demo truth.
+
+    Args:
+        demo_world: ``DemoWorldSpec`` fields (from the store's ``hens_initial_conditions``).
+        start: first time of the climatology period (ISO 8601); ``None`` = the demo world's epoch.
+        years: length of the period in years (365.25 days).
+        percentiles, quantile_levels, by_month, by_hour: see :func:`build_climatology`.
+        fingerprint: the demo world's fingerprint (cache key); ``None`` hashes ``demo_world``.
+        cache: read/write the cache (``<cache>/climatology/<key>.zarr``).
+
+    Returns:
+        The climatology dataset (in memory).
+    """
+    from hens.demo.world import DemoWorldSpec
+
+    spec = DemoWorldSpec(**demo_world)
+    t0 = np.datetime64(start if start is not None else getattr(spec, "epoch"), "ns")
+    t1 = t0 + np.timedelta64(int(round(years * 365.25 * 24)), "h")
+    key_fields = {
+        "world": fingerprint or demo_world,
+        "start": str(t0),
+        "end": str(t1),
+        "percentiles": list(map(float, percentiles)),
+        "levels": list(map(float, quantile_levels)),
+        "by_month": by_month,
+        "by_hour": by_hour,
+    }
+    key = hashlib.sha256(json.dumps(key_fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    path = _cache_root() / "climatology" / f"{key}.zarr"
+    if cache and (path / "zarr.json").is_file():
+        from hens.diagnostics.dataset import open_zarr_quiet
+
+        return open_zarr_quiet(path, consolidated=None).load()
+    from hens.diagnostics.dataset import demo_truth
+
+    truth = demo_truth(demo_world, t0, t1 - np.timedelta64(1, "s"))
+    clim = build_climatology(
+        truth, percentiles=percentiles, quantile_levels=quantile_levels, by_month=by_month, by_hour=by_hour
+    )
+    if cache:
+        from hens.io.store import quiet_zarr
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+        with quiet_zarr():
+            clim.to_zarr(str(tmp), mode="w", zarr_format=3, consolidated=True)
+        try:
+            os.replace(tmp, path)
+        except OSError:  # another process cached it first
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+    return clim

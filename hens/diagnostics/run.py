@@ -1,0 +1,297 @@
+"""`hens diagnose`: from an ensemble store to a scores dataset, plots and a report.
+
+:func:`run_diagnose` is the whole pipeline — compose and validate the ``diagnose`` config, open the store and
+its verification (found from the store's own metadata for demo-world runs), drop non-finite members, build one
+lazy Dask graph for every variable (per-chunk statistics, spectra, maps), compute it, and write
+``scores.zarr`` (or ``scores.nc``), ``plots/*.png``, ``report.md`` and ``report.html`` into the output folder.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from hens.diagnostics.blocks import BlockOptions
+from hens.diagnostics.climatology import demo_climatology, load_climatology, month_hour_index, percentile_name, quantile_name
+from hens.diagnostics.cluster import dask_computer
+from hens.diagnostics.dataset import (
+    align_verification,
+    demo_world_info,
+    exclude_nonfinite_members,
+    open_store,
+    open_verification,
+    select,
+    valid_times,
+)
+from hens.diagnostics.scores_ds import maps_lazy, spectra_lazy, statistics_graph, stats_to_dataset
+from hens.diagnostics.spec import DiagnoseSpec, diagnose_spec
+from hens.diagnostics.weights import region_mask
+from hens.errors import HensError
+
+__all__ = ["DiagnoseResult", "default_output_dir", "diagnose", "run_diagnose"]
+
+
+@dataclass(frozen=True)
+class DiagnoseResult:
+    """What `hens diagnose` did and wrote.
+
+    Attributes:
+        output_dir: the folder of all outputs.
+        scores: the scores dataset (``scores.zarr`` or ``scores.nc``).
+        report: ``report.md``; ``html``: ``report.html``.
+        plots: the PNG files.
+        variables: the channels diagnosed; ``n_init_times``, ``n_lead_times``, ``n_members`` (M per start date
+            after exclusions), ``n_excluded`` (member-dates left out).
+        verdicts: one line each on calibration, physical realism and extremes.
+        seconds: wall time of the whole run; ``compute_seconds``: of the Dask graph alone.
+    """
+
+    output_dir: Path
+    scores: Path
+    report: Path
+    html: Path
+    plots: tuple[Path, ...]
+    variables: tuple[str, ...]
+    n_init_times: int
+    n_lead_times: int
+    n_members: int
+    n_excluded: int
+    verdicts: tuple[str, ...]
+    seconds: float
+    compute_seconds: float
+
+    def summary(self) -> str:
+        """Lines for the command line: what was diagnosed, the verdicts, and where the report is."""
+        excluded = f", {self.n_excluded} member-date(s) excluded as non-finite" if self.n_excluded else ""
+        lines = [
+            f"hens diagnose: {self.n_init_times} start date(s) × {self.n_members} members, "
+            f"{len(self.variables)} variable(s) ({', '.join(self.variables)}), {self.n_lead_times} lead times "
+            f"in {self.seconds:.1f} s{excluded}",
+            *[f"  {v}" for v in self.verdicts],
+            f"  report: {self.report}",
+            f"  scores: {self.scores}",
+        ]
+        return "\n".join(lines)
+
+
+def default_output_dir(store: Path) -> Path:
+    """``<store's folder>/<store name without .zarr>.diagnostics``."""
+    name = store.name[: -len(".zarr")] if store.name.endswith(".zarr") and len(store.name) > 5 else store.name
+    return store.parent / f"{name}.diagnostics"
+
+
+def run_diagnose(store: Path | str, overrides: list[str] | None = None) -> DiagnoseResult:
+    """Diagnose an ensemble store with the ``diagnose`` config and Hydra ``overrides``.
+
+    Raises:
+        HensError: (including ConfigError, StoreError) with a one-line message naming the key and the fix.
+    """
+    from hens.config import compose_config
+
+    spec = diagnose_spec(compose_config("diagnose", list(overrides or [])))
+    return diagnose(Path(store), spec)
+
+
+def _regions(spec: DiagnoseSpec, lat: np.ndarray, lon: np.ndarray) -> tuple[list[str], np.ndarray]:
+    names, masks = [], []
+    for name, region in spec.regions:
+        mask = region_mask(lat, lon, region)
+        if not mask.any():
+            key = f"diagnose.boxes.{name}" if isinstance(region, tuple) else "diagnose.regions"
+            raise HensError(f"{key}: region {name!r} contains no grid point of the store; widen it")
+        names.append(name)
+        masks.append(mask)
+    return names, np.stack(masks)
+
+
+def _map_lead_index(spec: DiagnoseSpec, hours: np.ndarray) -> list[int]:
+    if spec.extremes.map_lead_hours is None:
+        wanted = [120.0, float(hours[-1])]
+    else:
+        wanted = list(spec.extremes.map_lead_hours)
+    index = []
+    for h in wanted:
+        hit = np.flatnonzero(np.isclose(hours, h, atol=1e-6))
+        if hit.size == 0 and spec.extremes.map_lead_hours is not None:
+            raise HensError(
+                f"diagnose.extremes.map_lead_times: {h:g} h is not among the diagnosed lead times "
+                f"({hours[0]:g} … {hours[-1]:g} h); choose one of those"
+            )
+        index.append(int(hit[0]) if hit.size else int(np.argmin(np.abs(hours - h))))
+    return sorted(set(index))
+
+
+def _prob_thresholds(spec: DiagnoseSpec, m: int) -> tuple[float, ...]:
+    if spec.extremes.roc_thresholds is None:
+        values = np.arange(m + 1) / m if m <= 100 else np.linspace(0.0, 1.0, 101)
+    else:
+        values = np.linspace(0.0, 1.0, spec.extremes.roc_thresholds)
+    return tuple(float(v) for v in values)
+
+
+def _climatology(spec: DiagnoseSpec, attrs: dict[str, Any], variables: list[str], lat: np.ndarray,
+                 lon: np.ndarray) -> xr.Dataset:
+    c = spec.climatology
+    levels = np.linspace(0.0, 1.0, c.n_quantiles)
+    if c.path is not None:
+        clim = load_climatology(c.path, variables, lat, lon)
+        have = np.asarray(clim["percentile"].values, dtype=np.float64)
+        missing = [p for p in spec.extremes.percentiles if not np.isclose(have, p).any()]
+        if missing:
+            raise HensError(
+                f"diagnose.climatology.path has percentiles {list(have)} but diagnose.extremes.percentiles asks for "
+                f"{missing}; choose among the stored ones"
+            )
+        keep = [int(np.flatnonzero(np.isclose(have, p))[0]) for p in spec.extremes.percentiles]
+        return clim.isel(percentile=keep)
+    info = demo_world_info(attrs)
+    if info is None:
+        raise HensError(
+            "the store was not made from the demo world, so its climatology is unknown; set "
+            "diagnose.climatology.path=<Zarr of percentiles and quantiles> or diagnose.extremes.enabled=false"
+        )
+    clim = demo_climatology(
+        info.get("demo_world") or {}, start=c.start, years=c.years, percentiles=spec.extremes.percentiles,
+        quantile_levels=levels, by_month=c.by_month, by_hour=c.by_hour, fingerprint=info.get("fingerprint"),
+    )
+    if not (np.allclose(clim["lat"].values, lat, atol=1e-4) and np.allclose(clim["lon"].values, lon, atol=1e-4)):
+        raise HensError("the demo-world climatology is on another grid than the store; was the store's demo_world edited?")
+    return clim
+
+
+def diagnose(store: Path, spec: DiagnoseSpec) -> DiagnoseResult:
+    """Run the diagnostics of ``store`` for a validated :class:`DiagnoseSpec` (see :func:`run_diagnose`)."""
+    from hens.diagnostics.plots import make_plots
+    from hens.diagnostics.report import verdicts, write_report
+
+    t_start = time.perf_counter()
+    store = Path(store)
+    raw = open_store(store)
+    attrs = dict(raw.attrs)
+    sel = select(raw, variables=spec.variables, lead_hours=spec.lead_hours, start_dates=spec.start_dates)
+    ens = exclude_nonfinite_members(sel)
+    fc, m = ens.forecast, ens.n_members
+    variables = [str(v) for v in fc.data_vars]
+    lat = np.asarray(fc["lat"].values, dtype=np.float64)
+    lon = np.asarray(fc["lon"].values, dtype=np.float64)
+    hours = fc["lead_time"].values.astype("timedelta64[s]").astype(np.int64) / 3600.0
+    valid = valid_times(fc).values
+    truth = open_verification(attrs, valid, path=spec.verification_path, variables=variables)
+    obs = align_verification(truth, fc)
+    region_names, masks = _regions(spec, lat, lon)
+
+    extremes = spec.extremes.enabled
+    clim = _climatology(spec, attrs, variables, lat, lon) if extremes else None
+    month_i = hour_i = None
+    if clim is not None:
+        month_i, hour_i = month_hour_index(clim, valid)
+    options = BlockOptions(
+        n_members=m, sigma_edges=spec.extremes.sigma_edges, n_prob_bins=spec.extremes.reliability_bins,
+        prob_thresholds=_prob_thresholds(spec, m), tie_break=spec.tie_break, seed=spec.seed,
+    )
+    map_index = _map_lead_index(spec, hours)
+
+    graphs: dict[str, Any] = {}
+    for v_i, var in enumerate(variables):
+        pct = None
+        if clim is not None and spec.extremes.percentiles:
+            pct = clim[percentile_name(var)]
+        graphs[f"stats/{var}"] = statistics_graph(
+            fc[var], obs[var], masks, options, percentile_clim=pct, month_index=month_i, hour_index=hour_i,
+            lead_chunk=spec.lead_chunk, lat_chunk=spec.lat_chunk, lon_chunk=spec.lon_chunk, seed_key=(v_i,),
+        )
+        if spec.spectral:
+            graphs[f"spectra/{var}"] = spectra_lazy(fc[var], obs[var], grid=spec.grid)
+        graphs[f"maps/{var}"] = maps_lazy(
+            fc[var], obs[var], map_lead_index=map_index,
+            mclimate=None if clim is None else clim[quantile_name(var)], mclimate_month_index=month_i,
+        )
+
+    t_compute = time.perf_counter()
+    with dask_computer(spec.dask, progress=spec.progress) as compute:
+        results = compute(graphs)
+    compute_seconds = time.perf_counter() - t_compute
+
+    units = {v: str(fc[v].attrs.get("units", "")) for v in variables}
+    scores = stats_to_dataset(
+        {v: results[f"stats/{v}"] for v in variables}, n_members=m, lead_time=fc["lead_time"].values,
+        regions=region_names, options=options, percentiles=spec.extremes.percentiles if clim is not None else (),
+        units=units,
+    )
+    scores = _add_spectra_and_maps(scores, results, variables, spec, lat, lon)
+    scores.attrs.update(_provenance(store, attrs, ens, spec))
+
+    out_dir = Path(spec.output_dir) if spec.output_dir else default_output_dir(store)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scores_path = _write_scores(scores, out_dir, spec.format)
+    plots = make_plots(scores, out_dir / "plots")
+    lines = verdicts(scores)
+    seconds = time.perf_counter() - t_start
+    report, html = write_report(scores, out_dir, plots, lines, store=store, seconds=seconds)
+    return DiagnoseResult(
+        output_dir=out_dir, scores=scores_path, report=report, html=html, plots=tuple(plots),
+        variables=tuple(variables), n_init_times=fc.sizes["init_time"], n_lead_times=fc.sizes["lead_time"],
+        n_members=m, n_excluded=ens.n_excluded, verdicts=tuple(lines), seconds=time.perf_counter() - t_start,
+        compute_seconds=compute_seconds,
+    )
+
+
+def _add_spectra_and_maps(scores: xr.Dataset, results: dict[str, Any], variables: list[str], spec: DiagnoseSpec,
+                          lat: np.ndarray, lon: np.ndarray) -> xr.Dataset:
+    from hens.diagnostics.spectral import wavelength_km
+
+    if spec.spectral:
+        spectra = xr.concat([results[f"spectra/{v}"] for v in variables], dim="variable", coords="minimal",
+                            compat="override").assign_coords(variable=variables)
+        spectra = spectra.assign_coords(lead_time=scores["lead_time"].values)
+        spectra = spectra.assign_coords(wavelength_km=("degree", wavelength_km(spectra["degree"].values)))
+        spectra.attrs = {"long_name": "angular power spectrum, mean over start dates",
+                         "comment": "sum over m of |c_lm|^2 with orthonormal harmonics; units of the variable^2 sr"}
+        scores["power_spectrum"] = spectra.transpose("spectrum", "variable", "lead_time", "degree")
+        scores = scores.assign_coords(wavelength_km=spectra["wavelength_km"])
+    maps = xr.concat([results[f"maps/{v}"] for v in variables], dim="variable", coords="minimal",
+                     compat="override").assign_coords(variable=variables)
+    maps = maps.rename({"lead_time": "map_lead_time"}).assign_coords(lat=lat, lon=lon)
+    scores["best_member_error_map"] = maps["best_member_error"].transpose("variable", "map_lead_time", "lat", "lon")
+    scores["best_member_error_map"].attrs = {"long_name": "absolute error of the best member, mean over start dates"}
+    if "efi" in maps:
+        scores["efi"] = maps["efi"].transpose("variable", "init_time", "map_lead_time", "lat", "lon")
+        scores["efi"].attrs = {"long_name": "Extreme Forecast Index vs the model climate", "units": "1"}
+    return scores
+
+
+def _provenance(store: Path, attrs: dict[str, Any], ens: Any, spec: DiagnoseSpec) -> dict[str, Any]:
+    import json
+
+    return {
+        "title": "hens diagnose scores",
+        "store": str(store.resolve()),
+        "store_fingerprint": str(attrs.get("hens_fingerprint", "")),
+        "excluded_members": json.dumps(ens.reasons),
+        "hens_diagnose_config": spec.resolved,
+    }
+
+
+def _write_scores(scores: xr.Dataset, out_dir: Path, fmt: str) -> Path:
+    from hens.io.store import quiet_zarr
+
+    if fmt == "netcdf":
+        path = out_dir / "scores.nc"
+        scores.to_netcdf(path, engine="scipy")  # NetCDF3: strings are stored as char arrays and read back as str
+        return path
+    path = out_dir / "scores.zarr"
+    if path.exists():
+        shutil.rmtree(path)
+    scores = scores.copy()
+    for name in list(scores.variables):
+        if scores[name].dtype.kind == "U":  # variable-length strings: fixed-width UTF-32 has no Zarr v3 spec
+            scores[name] = scores[name].astype(object)
+    with quiet_zarr():
+        scores.to_zarr(str(path), mode="w", zarr_format=3, consolidated=True)
+    return path
