@@ -104,6 +104,36 @@ def train_one(seed: int, data: torch.Tensor, mean: torch.Tensor, std: torch.Tens
     return net, steps, time.perf_counter() - start, float(loss)
 
 
+CLIMATOLOGY_PERCENTILES = (90.0, 95.0, 99.0, 99.9)
+CLIMATOLOGY_LEVELS = 101
+
+
+def write_climatology(train: np.ndarray, path: Path) -> None:
+    """Pooled percentiles and M-climate quantiles of the training truth at every grid point (see
+    hens.diagnostics.climatology); the demo world is stationary (no seasons, no diurnal cycle), so months and
+    hours are pooled.  Shipped so `hens diagnose` needs no long truth run."""
+    import xarray as xr
+
+    from hens.diagnostics.climatology import build_climatology
+
+    times = np.datetime64(TRAIN_WORLD.epoch, "ns") + np.arange(train.shape[0]) * np.timedelta64(6, "h")
+    truth = xr.Dataset(
+        {c: (("time", "lat", "lon"), train[:, i]) for i, c in enumerate(DEMO_CHANNELS)},
+        coords={"time": times, "lat": TRAIN_WORLD.lat(), "lon": TRAIN_WORLD.lon()},
+    )
+    clim = build_climatology(
+        truth,
+        percentiles=CLIMATOLOGY_PERCENTILES,
+        quantile_levels=np.linspace(0, 1, CLIMATOLOGY_LEVELS),
+        by_month=False,
+        by_hour=False,
+    )
+    clim.attrs["source"] = f"demo world training truth ({train.shape[0]} samples, world seed {TRAIN_WORLD.seed})"
+    arrays = {name: clim[name].values for name in clim.data_vars}
+    arrays.update({f"coord_{name}": clim[name].values for name in clim.coords})
+    np.savez_compressed(path, **arrays)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
@@ -112,11 +142,15 @@ def main() -> None:
     parser.add_argument("--valid-days", type=float, default=60.0)
     parser.add_argument("--minutes-per-model", type=float, default=2.0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--climatology-only", action="store_true", help="only (re)write hens/demo/climatology.npz")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     train = torch.as_tensor(truth_series(args.train_days))
     valid = torch.as_tensor(truth_series(args.valid_days, offset_days=args.train_days + 10))
+    write_climatology(train.numpy(), Path("hens/demo/climatology.npz"))
+    if args.climatology_only:
+        return
     print(f"truth: {train.shape[0]} training and {valid.shape[0]} validation samples in {time.perf_counter() - t0:.0f} s")
     mean = train.mean(dim=(0, 2, 3), keepdim=True)[0:1]
     std = train.std(dim=(0, 2, 3), keepdim=True)[0:1]

@@ -60,3 +60,15 @@ def test_members_drawn_from_the_mclimate_have_efi_near_zero():
     value = efi(q, members, quantile_levels=clim["quantile"].values)
     assert np.all(np.abs(value) < 0.15)
     assert np.all(efi(q, members + 10.0, quantile_levels=clim["quantile"].values) > 0.95)
+
+
+def test_pool_longitude_matches_pooled_numpy():
+    truth = _truth(days=30)
+    clim = build_climatology(truth, percentiles=(95,), quantile_levels=np.linspace(0, 1, 5), by_month=False,
+                             by_hour=False, pool_longitude=True)
+    values = truth["z500"].values  # [time, lat, lon]
+    for j in range(3):
+        ref = np.percentile(values[:, j, :].ravel(), 95)
+        np.testing.assert_allclose(clim["z500_percentiles"].values[0, 0, 0, j], ref, rtol=1e-6)
+        ref_q = np.quantile(values[:, j, :].ravel(), np.linspace(0, 1, 5))
+        np.testing.assert_allclose(clim["z500_quantiles"].values[:, 0, j, 2], ref_q, rtol=1e-6)

@@ -21,7 +21,7 @@ def test_defaults():
     assert [name for name, _ in s.regions] == ["global", "tropics", "northern_extratropics", "southern_extratropics"]
     assert s.extremes.percentiles == (95.0, 99.0) and s.extremes.roc_thresholds is None
     assert s.extremes.sigma_edges[0] == -math.inf and s.extremes.sigma_edges[-1] == math.inf
-    assert s.dask.scheduler == "threads" and s.progress is True and s.climatology.years == 10
+    assert s.dask.scheduler == "threads" and s.progress is True and s.climatology.days == 90 and s.climatology.pool_longitude
 
 
 def test_overrides_and_boxes():
@@ -47,7 +47,7 @@ def test_overrides_and_boxes():
         ("diagnose.extremes.roc_thresholds=1", "diagnose.extremes.roc_thresholds"),
         ("diagnose.lead_times=[-6]", "diagnose.lead_times"),
         ("diagnose.start_dates=[notadate]", "diagnose.start_dates"),
-        ("diagnose.climatology.years=0", "diagnose.climatology.years"),
+        ("diagnose.climatology.days=0", "diagnose.climatology.days"),
         ("diagnose.chunks.lat=0", "diagnose.chunks.lat"),
         ("diagnose.mean.tie_break=middle", "diagnose.mean.tie_break"),
         ("diagnose.seed=-1", "diagnose.seed"),

@@ -7,8 +7,12 @@ stationary "climate" needs:
 - Newtonian relaxation of the zonal-mean geopotential towards a jet-like equilibrium profile
   φ_eq(ϕ) = φ₀ − s·Δφ/2 · erf((|ϕ| − ϕ_j)/w_j)  (s = 1 in the north, ``southern_gradient`` in the south),
   time scale ``tau_relax_days``: a baroclinic-like forcing that keeps mid-latitude jets unstable;
+- three smooth mountains (surface geopotential φ_s, two in the north, one in the south) that anchor
+  stationary waves and break the zonal symmetry, so the jets stay unstable and the flow chaotic;
 - linear drag on ζ and δ (``tau_drag_days``) and scale-selective ∇⁸ hyperdiffusion (e-folding time
-  ``tau_hyperdiffusion_hours`` at the truncation) as dissipation;
+  ``tau_hyperdiffusion_hours`` at the truncation) as dissipation, and a damping of tropical departures from the
+  zonal mean (:meth:`ForcedShallowWater.damp_tropical_eddies`, once per sample) so the tropics stay quiet as
+  at 500 hPa;
 - a semi-implicit (trapezoidal) treatment of the linear gravity-wave terms with third-order Adams–Bashforth
   for the rest, so a 15-minute step is stable at T42.
 
@@ -31,16 +35,19 @@ class ForcedShallowWater(ShallowWaterSolver):
         *,
         nlat: int = 64,
         nlon: int = 128,
-        lmax: int = 42,
+        lmax: int = 43,
         dt: float = 900.0,
         phi0: float = 5.4e4,
-        delta_phi: float = 1.2e4,
+        delta_phi: float = 1.1e4,
         jet_latitude_deg: float = 45.0,
-        jet_width_deg: float = 10.0,
-        southern_gradient: float = 0.7,
-        tau_relax_days: float = 3.0,
+        jet_width_deg: float = 9.0,
+        southern_gradient: float = 0.85,
+        tau_relax_days: float = 4.0,
         tau_drag_days: float = 20.0,
         tau_hyperdiffusion_hours: float = 12.0,
+        mountain_geopotential: float = 1.0e4,
+        tropical_damping_days: float = 1.0,
+        tropical_damping_width_deg: float = 15.0,
     ) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -50,6 +57,15 @@ class ForcedShallowWater(ShallowWaterSolver):
         slope = torch.where(lat_deg >= 0, torch.ones_like(lat_deg), torch.full_like(lat_deg, southern_gradient))
         phi_eq = phi0 - slope * delta_phi / 2 * torch.special.erf((lat_deg.abs() - jet_latitude_deg) / jet_width_deg)
         self.register_buffer("phi_eq", self.grid2spec(phi_eq))
+        lat = self.lats.reshape(-1, 1).expand(nlat, nlon)
+        lon = self.lons.reshape(1, -1).expand(nlat, nlon)
+        mountains = mountain_geopotential * (
+            _bump(lat, lon, 40.0, 255.0, 0.25) + _bump(lat, lon, 35.0, 85.0, 0.30) + 0.5 * _bump(lat, lon, -30.0, 290.0, 0.20)
+        )
+        self.register_buffer("phi_surface", self.spec2grid(self.grid2spec(mountains)))
+        tropics = torch.exp(-((torch.rad2deg(self.lats).reshape(-1, 1) / tropical_damping_width_deg) ** 2))
+        self.register_buffer("tropics", tropics)
+        self.tropical_damping_days = tropical_damping_days
         self.register_buffer("k2", (-self.lap).clone())
         top = self.lmax - 1
         scale = (self.l * (self.l + 1) / (top * (top + 1))) ** 4
@@ -66,9 +82,32 @@ class ForcedShallowWater(ShallowWaterSolver):
         state[1] = torch.view_as_complex(noise).to(state.device) * 1e-6
         return torch.tril(state)
 
+    def _nonlinear(self, state: torch.Tensor) -> torch.Tensor:
+        """Adiabatic tendencies of (φ, ζ, δ) with the mass flux over mountains, u (φ − φ_s)."""
+        tend = torch.zeros_like(state)
+        grid = self.spec2grid(state)
+        wind = self.getuv(state[1:])
+        vort_flux = self.vrtdivspec(wind * (grid[1] + self.coriolis))
+        tend[1] = -vort_flux[1]
+        tend[2] = vort_flux[0]
+        tend[0] = -self.vrtdivspec(wind * (grid[0] - self.phi_surface))[1]
+        tend[2] = tend[2] - self.lap * self.grid2spec(grid[0] + 0.5 * (wind[0] ** 2 + wind[1] ** 2))
+        return tend
+
+    def damp_tropical_eddies(self, state: torch.Tensor, hours: float) -> torch.Tensor:
+        """Relax tropical departures from the zonal mean: factor exp(−(hours/24)/τ · exp(−(ϕ/w)²))."""
+        grid = self.spec2grid(state)
+        zonal = grid.mean(-1, keepdim=True)
+        factor = torch.exp(-(hours / 24.0) / self.tropical_damping_days * self.tropics)
+        return self.grid2spec(zonal + (grid - zonal) * factor)
+
+    def advance(self, state: torch.Tensor, hours: float) -> torch.Tensor:
+        """One sample interval: the dynamics for ``hours`` then the tropical-eddy damping."""
+        return self.damp_tropical_eddies(self.step(state, self.steps_per(hours)), hours)
+
     def _explicit_tendency(self, state: torch.Tensor) -> torch.Tensor:
         """Nonlinear terms + forcing + drag, without the linear gravity-wave terms (treated implicitly)."""
-        tend = self.dudtspec(state)
+        tend = self._nonlinear(state)
         tend[0, :, 0] = tend[0, :, 0] - self.relax_rate * (state[0, :, 0] - self.phi_eq[:, 0])
         tend[1:] = tend[1:] - self.drag_rate * state[1:]
         tend[0] = tend[0] + self.phi0 * state[2]
@@ -103,3 +142,10 @@ class ForcedShallowWater(ShallowWaterSolver):
         return int(round(n))
 
 
+
+
+def _bump(lat: torch.Tensor, lon: torch.Tensor, lat0_deg: float, lon0_deg: float, radius: float) -> torch.Tensor:
+    """Gaussian of the great-circle distance (radians) from (lat0, lon0), e-folding at ``radius`` radians."""
+    la0, lo0 = torch.deg2rad(torch.tensor(lat0_deg)), torch.deg2rad(torch.tensor(lon0_deg))
+    cosd = torch.sin(lat) * torch.sin(la0) + torch.cos(lat) * torch.cos(la0) * torch.cos(lon - lo0)
+    return torch.exp(-((torch.arccos(cosd.clamp(-1.0, 1.0)) / radius) ** 2))

@@ -11,15 +11,22 @@ data) holds, for every channel ``<var>``:
 
 ``month`` is 1 … 12, or the single value 0 meaning "all months pooled"; ``hour`` is the hours of day present
 (e.g. 0, 6, 12, 18), or the single value −1 meaning "all hours pooled". :func:`month_hour_index` maps valid
-times onto these axes.
+times onto these axes. Real data need the calendar grouping (seasonal and diurnal cycles); a climatology Zarr
+built from ERA5 or from reforecasts in this layout is read with :func:`load_climatology`.
 
-**Choice of M-climate for the demo world.** ECMWF (and HENS) build the M-climate from reforecasts of the same
-model at the same lead time. The demo world's checkpoints are trained on its shallow-water truth, so their
-climate is the truth's climate up to model drift; reforecasts over many years would cost far more than the
-diagnostics themselves. We therefore take the truth's own distribution at each grid point over a long truth
-run (``diagnose.climatology.years`` years from ``diagnose.climatology.start``), per calendar month. The EFI then
-measures how unusual the forecast is relative to the world's climate, not relative to the model's (drift
-included). For real data give a Zarr built from reforecasts in the layout above.
+**The demo world's climatology, and its M-climate.** The demo truth is a forced shallow-water model with
+time-independent, zonally symmetric forcing: it has no seasons, no diurnal cycle, and its statistics depend on
+latitude only. Grouping by month or hour would only divide the sample, so :func:`demo_climatology` pools every
+6-hourly state of the period *and every longitude* (``pool_longitude``): the default 90 days give 360 × 64 ≈
+23,000 values per latitude, enough for the 99th percentile and a 101-level M-climate. The period starts at the
+world's epoch (already spun up), where the truth blocks that ``hens generate`` needed for the default start
+dates are cached — a long dedicated truth run would cost about 1.5 s per simulated day on 2 cores.
+
+ECMWF (and HENS) build the M-climate from reforecasts of the same model at the same lead time. The demo SFNOs are
+trained on this truth, so their climate is the truth's climate up to model drift; we take the truth's own
+distribution as the M-climate. The demo EFI therefore measures how unusual a forecast is relative to the
+world's climate (drift included), not relative to the model's. For real data give a Zarr built from
+reforecasts in the layout above.
 """
 
 from __future__ import annotations
@@ -64,15 +71,18 @@ def build_climatology(
     quantile_levels: Sequence[float] | None = None,
     by_month: bool = True,
     by_hour: bool = True,
+    pool_longitude: bool = False,
 ) -> xr.Dataset:
     """Percentiles per calendar month (and hour) and M-climate quantiles per month, at every grid point.
 
     Args:
-        truth: variables ``(time, lat, lon)`` over a long period (several years).
+        truth: variables ``(time, lat, lon)`` over a long period (e.g. years of reanalysis).
         percentiles: thresholds in percent, e.g. ``(95, 99)``.
         quantile_levels: M-climate levels in [0, 1], increasing; default ``linspace(0, 1, 101)``.
         by_month: group by calendar month (else pool all months, ``month = [0]``).
         by_hour: group the percentiles by hour of day (else pool, ``hour = [-1]``).
+        pool_longitude: pool all longitudes of a latitude (for zonally symmetric statistics, as in the demo
+            world); the result is the same at every longitude.
 
     Returns:
         Dataset in the layout of the module docstring, float32, with attribute ``n_samples_min`` (the
@@ -93,25 +103,34 @@ def build_climatology(
     n_min = np.inf
     for var in truth.data_vars:
         values = np.asarray(truth[var].transpose("time", "lat", "lon").values, dtype=np.float64)
-        p_out = np.empty((pct.size, month_axis.size, hour_axis.size, n_lat, n_lon), dtype=np.float32)
-        q_out = np.empty((levels.size, month_axis.size, n_lat, n_lon), dtype=np.float32)
+        if pool_longitude:  # [time, lat, lon] → [time × lon, lat, 1]
+            values = np.moveaxis(values, 2, 1).reshape(-1, n_lat, 1)
+            months_v, hours_v = np.repeat(months, n_lon), np.repeat(hours, n_lon)
+        else:
+            months_v, hours_v = months, hours
+        width = 1 if pool_longitude else n_lon
+        p_out = np.empty((pct.size, month_axis.size, hour_axis.size, n_lat, width), dtype=np.float32)
+        q_out = np.empty((levels.size, month_axis.size, n_lat, width), dtype=np.float32)
         for mi, month in enumerate(month_axis):
-            in_month = months == month
+            in_month = months_v == month
             if not in_month.any():
                 raise HensError(
-                    f"the climatology period has no data in month {month}; lengthen diagnose.climatology.years "
-                    "(at least 1 year) or set diagnose.climatology.by_month=false"
+                    f"the climatology period has no data in month {month}; lengthen diagnose.climatology.days "
+                    "(at least a year) or set diagnose.climatology.by_month=false"
                 )
             q_out[:, mi] = np.quantile(values[in_month], levels, axis=0)
             for hi, hour in enumerate(hour_axis):
-                sel = in_month & (hours == hour)
+                sel = in_month & (hours_v == hour)
                 if not sel.any():
                     raise HensError(
                         f"the climatology period has no data in month {month} at hour {hour}; lengthen "
-                        "diagnose.climatology.years or set diagnose.climatology.by_hour=false"
+                        "diagnose.climatology.days or set diagnose.climatology.by_hour=false"
                     )
                 n_min = min(n_min, int(sel.sum()))
                 p_out[:, mi, hi] = np.quantile(values[sel], pct / 100.0, axis=0)
+        if pool_longitude:
+            p_out = np.broadcast_to(p_out, p_out.shape[:-1] + (n_lon,)).copy()
+            q_out = np.broadcast_to(q_out, q_out.shape[:-1] + (n_lon,)).copy()
         attrs = dict(truth[var].attrs)
         data_vars[percentile_name(str(var))] = (("percentile", "month", "hour", "lat", "lon"), p_out, attrs)
         data_vars[quantile_name(str(var))] = (("quantile", "month", "lat", "lon"), q_out, attrs)
@@ -129,6 +148,7 @@ def build_climatology(
             "n_samples_min": int(n_min),
             "period_start": str(times.min()),
             "period_end": str(times.max()),
+            "pool_longitude": int(pool_longitude),
             "comment": "percentiles per calendar month and hour; M-climate quantiles per calendar month",
         },
     )
@@ -199,6 +219,40 @@ def load_climatology(path: str | Path, variables: Sequence[str], lat: np.ndarray
     return clim
 
 
+SHIPPED_DEMO_CLIMATOLOGY = Path(__file__).resolve().parent.parent / "demo" / "climatology.npz"
+
+
+def shipped_demo_climatology(
+    spec: Any, percentiles: Sequence[float], quantile_levels: Sequence[float]
+) -> xr.Dataset | None:
+    """The climatology shipped with the demo checkpoints (built by ``scripts/train_demo.py`` from one year of
+    an independent truth trajectory of the same stationary world, months and hours pooled), when ``spec`` is the
+    default demo world and the shipped file has the requested percentiles and quantile levels; else ``None``."""
+    from hens.demo.world import DemoWorldSpec
+
+    if spec != DemoWorldSpec() or not SHIPPED_DEMO_CLIMATOLOGY.is_file():
+        return None
+    with np.load(SHIPPED_DEMO_CLIMATOLOGY) as data:
+        arrays = {key: data[key] for key in data.files}
+    have_p = arrays["coord_percentile"]
+    have_q = arrays["coord_quantile"]
+    wanted_q = np.asarray(quantile_levels, dtype=np.float64)
+    if not all(np.isclose(have_p, p).any() for p in percentiles):
+        return None
+    if wanted_q.shape != have_q.shape or not np.allclose(wanted_q, have_q):
+        return None
+    keep = [int(np.flatnonzero(np.isclose(have_p, p))[0]) for p in percentiles]
+    coords = {name[len("coord_"):]: arrays[name] for name in arrays if name.startswith("coord_")}
+    coords["percentile"] = have_p[keep]
+    data_vars = {}
+    for name, values in arrays.items():
+        if name.endswith("_percentiles"):
+            data_vars[name] = (("percentile", "month", "hour", "lat", "lon"), values[keep])
+        elif name.endswith("_quantiles"):
+            data_vars[name] = (("quantile", "month", "lat", "lon"), values)
+    return xr.Dataset(data_vars, coords=coords, attrs={"source": "shipped demo-world climatology"})
+
+
 def _cache_root() -> Path:
     try:
         from hens.demo.world import demo_cache_dir
@@ -214,21 +268,22 @@ def demo_climatology(
     demo_world: dict[str, Any],
     *,
     start: str | None,
-    years: float,
+    days: float,
     percentiles: Sequence[float],
     quantile_levels: Sequence[float],
-    by_month: bool,
-    by_hour: bool,
+    by_month: bool = False,
+    by_hour: bool = False,
+    pool_longitude: bool = True,
     fingerprint: str | None = None,
     cache: bool = True,
 ) -> xr.Dataset:
-    """The demo world's climatology from a long truth run, cached next to the demo truth.
+    """The demo world's climatology from a truth run (see the module docstring), cached next to the demo truth.
 
     Args:
         demo_world: ``DemoWorldSpec`` fields (from the store's ``hens_initial_conditions``).
         start: first time of the climatology period (ISO 8601); ``None`` = the demo world's epoch.
-        years: length of the period in years (365.25 days).
-        percentiles, quantile_levels, by_month, by_hour: see :func:`build_climatology`.
+        days: length of the period in days.
+        percentiles, quantile_levels, by_month, by_hour, pool_longitude: see :func:`build_climatology`.
         fingerprint: the demo world's fingerprint (cache key); ``None`` hashes ``demo_world``.
         cache: read/write the cache (``<cache>/climatology/<key>.zarr``).
 
@@ -238,8 +293,12 @@ def demo_climatology(
     from hens.demo.world import DemoWorldSpec
 
     spec = DemoWorldSpec(**demo_world)
+    shipped = shipped_demo_climatology(spec, percentiles, quantile_levels)
+    if shipped is not None:
+        return shipped
     t0 = np.datetime64(start if start is not None else getattr(spec, "epoch"), "ns")
-    t1 = t0 + np.timedelta64(int(round(years * 365.25 * 24)), "h")
+    step = np.timedelta64(int(getattr(spec, "sample_hours", 6)), "h")
+    t1 = t0 + np.timedelta64(int(round(days * 24)), "h")  # exclusive end: samples t0, t0 + step, …, t1 − step
     key_fields = {
         "world": fingerprint or demo_world,
         "start": str(t0),
@@ -248,6 +307,7 @@ def demo_climatology(
         "levels": list(map(float, quantile_levels)),
         "by_month": by_month,
         "by_hour": by_hour,
+        "pool_longitude": pool_longitude,
     }
     key = hashlib.sha256(json.dumps(key_fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
     path = _cache_root() / "climatology" / f"{key}.zarr"
@@ -257,9 +317,10 @@ def demo_climatology(
         return open_zarr_quiet(path, consolidated=None).load()
     from hens.diagnostics.dataset import demo_truth
 
-    truth = demo_truth(demo_world, t0, t1 - np.timedelta64(1, "s"))
+    truth = demo_truth(demo_world, t0, t1 - step)
     clim = build_climatology(
-        truth, percentiles=percentiles, quantile_levels=quantile_levels, by_month=by_month, by_hour=by_hour
+        truth, percentiles=percentiles, quantile_levels=quantile_levels, by_month=by_month, by_hour=by_hour,
+        pool_longitude=pool_longitude,
     )
     if cache:
         from hens.io.store import quiet_zarr

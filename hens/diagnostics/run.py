@@ -157,8 +157,9 @@ def _climatology(spec: DiagnoseSpec, attrs: dict[str, Any], variables: list[str]
             "diagnose.climatology.path=<Zarr of percentiles and quantiles> or diagnose.extremes.enabled=false"
         )
     clim = demo_climatology(
-        info.get("demo_world") or {}, start=c.start, years=c.years, percentiles=spec.extremes.percentiles,
-        quantile_levels=levels, by_month=c.by_month, by_hour=c.by_hour, fingerprint=info.get("fingerprint"),
+        info.get("demo_world") or {}, start=c.start, days=c.days, percentiles=spec.extremes.percentiles,
+        quantile_levels=levels, by_month=c.by_month, by_hour=c.by_hour, pool_longitude=c.pool_longitude,
+        fingerprint=info.get("fingerprint"),
     )
     if not (np.allclose(clim["lat"].values, lat, atol=1e-4) and np.allclose(clim["lon"].values, lon, atol=1e-4)):
         raise HensError("the demo-world climatology is on another grid than the store; was the store's demo_world edited?")

@@ -27,9 +27,10 @@ GRIDS = ("equiangular", "legendre-gauss", "lobatto")
 class ClimatologySpec:
     path: str | None
     start: str | None
-    years: float
+    days: float
     by_month: bool
     by_hour: bool
+    pool_longitude: bool
     n_quantiles: int
 
 
@@ -200,9 +201,9 @@ def diagnose_spec(cfg: DictConfig) -> DiagnoseSpec:
     if lead_hours is not None and any(h < 0 for h in lead_hours):
         raise ConfigError("diagnose.lead_times must be non-negative hours")
 
-    years = _get(cfg, "diagnose.climatology.years", 10)
-    if isinstance(years, bool) or not isinstance(years, (int, float)) or not years > 0:
-        raise ConfigError(f"diagnose.climatology.years={years!r} must be a positive number of years")
+    days = _get(cfg, "diagnose.climatology.days", 90)
+    if isinstance(days, bool) or not isinstance(days, (int, float)) or not days >= 1:
+        raise ConfigError(f"diagnose.climatology.days={days!r} must be a number of days ≥ 1")
     n_quantiles = _optional_int(cfg, "diagnose.climatology.n_quantiles", minimum=3) or 101
     start = _get(cfg, "diagnose.climatology.start")
     if start is not None:
@@ -213,9 +214,10 @@ def diagnose_spec(cfg: DictConfig) -> DiagnoseSpec:
     clim = ClimatologySpec(
         path=_get(cfg, "diagnose.climatology.path"),
         start=None if start is None else str(start),
-        years=float(years),
-        by_month=_bool(cfg, "diagnose.climatology.by_month", True),
-        by_hour=_bool(cfg, "diagnose.climatology.by_hour", True),
+        days=float(days),
+        by_month=_bool(cfg, "diagnose.climatology.by_month", False),
+        by_hour=_bool(cfg, "diagnose.climatology.by_hour", False),
+        pool_longitude=_bool(cfg, "diagnose.climatology.pool_longitude", True),
         n_quantiles=n_quantiles,
     )
 
