@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +21,9 @@ from hens.errors import ConfigError
 
 def config_dir() -> Path:
     """The folder holding the Hydra config groups: installed package data first, then the checkout's configs/."""
-    try:
-        installed = Path(str(resources.files("hens.configs")))
-        if (installed / "generate.yaml").is_file():
-            return installed
-    except (ModuleNotFoundError, TypeError):
-        pass
+    installed = Path(__file__).resolve().parent / "configs"  # package data of an installed wheel
+    if (installed / "generate.yaml").is_file():
+        return installed
     checkout = Path(__file__).resolve().parent.parent / "configs"
     if (checkout / "generate.yaml").is_file():
         return checkout

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-from importlib import resources
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -13,12 +12,9 @@ from hens.errors import ConfigError
 
 def template_dir() -> Path:
     """Installed templates (package data ``hens.slurm_templates``) first, then the checkout's ``slurm/``."""
-    try:
-        installed = Path(str(resources.files("hens.slurm_templates")))
-        if (installed / "generate.sbatch").is_file():
-            return installed
-    except (ModuleNotFoundError, TypeError):
-        pass
+    installed = Path(__file__).resolve().parent / "slurm_templates"
+    if (installed / "generate.sbatch").is_file():
+        return installed
     return Path(__file__).resolve().parent.parent / "slurm"
 
 

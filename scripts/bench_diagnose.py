@@ -87,27 +87,37 @@ def bench_crps(members: list[int], n_values: int, repeats: int, seed: int) -> li
         fc_da = xr.DataArray(fc.T, dims=("point", "member"))  # member last, as scores' apply_ufunc wants it
         obs_da = xr.DataArray(obs, dims=("point",))
         impls = {
-            "hens fair_crps": lambda: fair_crps(fc, obs, member_axis=0),
-            "scores crps_for_ensemble(fair)": lambda: crps_for_ensemble(
-                fc_da, obs_da, "member", method="fair", preserve_dims="all"
-            ).values,
+            "hens fair_crps": lambda fc=fc, obs=obs: fair_crps(fc, obs, member_axis=0),
+            "scores crps_for_ensemble(fair)": lambda fc_da=fc_da, obs_da=obs_da: (
+                crps_for_ensemble(fc_da, obs_da, "member", method="fair", preserve_dims="all").values
+            ),
         }
         results = {}
         for name, fn in impls.items():
             times, peak_mb, value = _timed(fn, repeats)
             results[name] = np.asarray(value, dtype=np.float64)
             best, median = min(times), statistics.median(times)
-            rows.append({
-                "implementation": name, "members": m, "points": n, "member_values": m * n,
-                "input_mb": fc.nbytes / 2**20, "best_s": best, "median_s": median,
-                "points_per_s": n / median, "member_values_per_s": m * n / median, "peak_mb": peak_mb,
-            })
+            rows.append(
+                {
+                    "implementation": name,
+                    "members": m,
+                    "points": n,
+                    "member_values": m * n,
+                    "input_mb": fc.nbytes / 2**20,
+                    "best_s": best,
+                    "median_s": median,
+                    "points_per_s": n / median,
+                    "member_values_per_s": m * n / median,
+                    "peak_mb": peak_mb,
+                }
+            )
         a, b = results.values()
         diff = float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-12)))
         # scores computes in the input precision (float32 here); hens accumulates in float64 — check both
         # against scores on float64 copies of the same data
-        ref64 = crps_for_ensemble(fc_da.astype(np.float64), obs_da.astype(np.float64), "member", method="fair",
-                                  preserve_dims="all").values
+        ref64 = crps_for_ensemble(
+            fc_da.astype(np.float64), obs_da.astype(np.float64), "member", method="fair", preserve_dims="all"
+        ).values
         diff64 = float(np.max(np.abs(a - ref64) / np.maximum(np.abs(ref64), 1e-12)))
         for row in rows[-2:]:
             row["max_rel_diff"] = diff
@@ -124,14 +134,29 @@ def bench_store(store: Path, schedulers: list[str], overrides: list[str], repeat
             times, compute = [], []
             for r in range(repeats + 1):  # the first run warms caches (climatology, truth, imports) and is dropped
                 start = time.perf_counter()
-                result = run_diagnose(store, [f"diagnose.output_dir={tmp}/{scheduler}{r}", "progress=false",
-                                              f"diagnose.dask.scheduler={scheduler}", *overrides])
+                result = run_diagnose(
+                    store,
+                    [
+                        f"diagnose.output_dir={tmp}/{scheduler}{r}",
+                        "progress=false",
+                        f"diagnose.dask.scheduler={scheduler}",
+                        *overrides,
+                    ],
+                )
                 if r > 0:
                     times.append(time.perf_counter() - start)
                     compute.append(result.compute_seconds)
-            rows.append({"scheduler": scheduler, "best_s": min(times), "median_s": statistics.median(times),
-                         "compute_median_s": statistics.median(compute), "members": result.n_members,
-                         "init_times": result.n_init_times, "lead_times": result.n_lead_times})
+            rows.append(
+                {
+                    "scheduler": scheduler,
+                    "best_s": min(times),
+                    "median_s": statistics.median(times),
+                    "compute_median_s": statistics.median(compute),
+                    "members": result.n_members,
+                    "init_times": result.n_init_times,
+                    "lead_times": result.n_lead_times,
+                }
+            )
     return rows
 
 
@@ -148,12 +173,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     rows = bench_crps(args.members, args.values, args.repeats, args.seed)
-    print(f"{'implementation':<32}{'M':>6}{'points':>10}{'median s':>10}{'Mvalues/s':>11}{'peak MB':>9}"
-          f"{'input MB':>9}{'rel diff':>10}{'vs f64':>9}")
+    print(
+        f"{'implementation':<32}{'M':>6}{'points':>10}{'median s':>10}{'Mvalues/s':>11}{'peak MB':>9}"
+        f"{'input MB':>9}{'rel diff':>10}{'vs f64':>9}"
+    )
     for row in rows:
-        print(f"{row['implementation']:<32}{row['members']:>6}{row['points']:>10}{row['median_s']:>10.3f}"
-              f"{row['member_values_per_s'] / 1e6:>11.1f}{row['peak_mb']:>9.1f}{row['input_mb']:>9.1f}"
-              f"{row['max_rel_diff']:>10.1e}{row['max_rel_diff_hens_vs_scores_float64']:>9.1e}")
+        print(
+            f"{row['implementation']:<32}{row['members']:>6}{row['points']:>10}{row['median_s']:>10.3f}"
+            f"{row['member_values_per_s'] / 1e6:>11.1f}{row['peak_mb']:>9.1f}{row['input_mb']:>9.1f}"
+            f"{row['max_rel_diff']:>10.1e}{row['max_rel_diff_hens_vs_scores_float64']:>9.1e}"
+        )
     payload: dict[str, Any] = {
         "benchmark": "diagnose",
         "crps": rows,
@@ -165,7 +194,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nrun_diagnose on {args.store}")
         print(f"{'scheduler':<14}{'best s':>9}{'median s':>10}{'compute s':>11}")
         for row in store_rows:
-            print(f"{row['scheduler']:<14}{row['best_s']:>9.2f}{row['median_s']:>10.2f}{row['compute_median_s']:>11.2f}")
+            print(
+                f"{row['scheduler']:<14}{row['best_s']:>9.2f}{row['median_s']:>10.2f}{row['compute_median_s']:>11.2f}"
+            )
         payload["run_diagnose"] = {"store": str(args.store), "overrides": args.overrides, "rows": store_rows}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(payload, indent=2))

@@ -30,8 +30,12 @@ def _data(seed: int = 0):
     return fc, obs, thr, masks
 
 
-OPTIONS = BlockOptions(n_members=M, sigma_edges=(-np.inf, -2.0, -1.0, 0.0, 1.0, 2.0, np.inf), n_prob_bins=5,
-                       prob_thresholds=tuple(np.arange(M + 1) / M))
+OPTIONS = BlockOptions(
+    n_members=M,
+    sigma_edges=(-np.inf, -2.0, -1.0, 0.0, 1.0, 2.0, np.inf),
+    n_prob_bins=5,
+    prob_thresholds=tuple(np.arange(M + 1) / M),
+)
 
 
 def test_tiles_add_up_to_the_whole():
@@ -40,8 +44,16 @@ def test_tiles_add_up_to_the_whole():
     parts = []
     for a0, a1 in ((0, 4), (4, 9)):
         for b0, b1 in ((0, 5), (5, 12)):
-            parts.append(block_statistics(fc[..., a0:a1, b0:b1], obs[..., a0:a1, b0:b1], thr[..., a0:a1, b0:b1],
-                                          LAT[a0:a1], masks[:, a0:a1, b0:b1], OPTIONS))
+            parts.append(
+                block_statistics(
+                    fc[..., a0:a1, b0:b1],
+                    obs[..., a0:a1, b0:b1],
+                    thr[..., a0:a1, b0:b1],
+                    LAT[a0:a1],
+                    masks[:, a0:a1, b0:b1],
+                    OPTIONS,
+                )
+            )
     total = parts[0]
     for p in parts[1:]:
         total = add_stats(total, p)
@@ -82,8 +94,9 @@ def test_brier_and_roc_match_scores_library():
             fair = scores_probability.brier_score_for_ensemble(
                 f, o, "member", t, fair_correction=True, event_threshold_operator=operator.gt, weights=_weights()
             )
-            np.testing.assert_allclose(stats["fair_brier"][lead, 0, p] / stats["weight"][lead, 0],
-                                       fair.values, rtol=1e-6)
+            np.testing.assert_allclose(
+                stats["fair_brier"][lead, 0, p] / stats["weight"][lead, 0], fair.values, rtol=1e-6
+            )
             plain = scores_probability.brier_score_for_ensemble(
                 f, o, "member", t, fair_correction=False, event_threshold_operator=operator.gt, weights=_weights()
             )
@@ -92,8 +105,9 @@ def test_brier_and_roc_match_scores_library():
 
             prob = (f > t).mean("member")
             event = (o > t).astype(float)
-            ref = scores_probability.roc_curve_data(prob, event, thresholds=list(OPTIONS.prob_thresholds),
-                                                    weights=_weights())
+            ref = scores_probability.roc_curve_data(
+                prob, event, thresholds=list(OPTIONS.prob_thresholds), weights=_weights()
+            )
             curve = roc_curve_from_counts(RocCounts(np.asarray(OPTIONS.prob_thresholds), *stats["roc"][lead, 0, p]))
             np.testing.assert_allclose(curve.auc, float(ref["AUC"]), rtol=1e-6)
             np.testing.assert_allclose(curve.pod, ref["POD"].values[: curve.pod.size], rtol=1e-6)  # scores adds (0, 0)
@@ -114,6 +128,7 @@ def test_missing_values_and_sigma_bins():
     f = fc[:, 1].astype(np.float64)
     z = (obs[1] - f.mean(0)) / f.std(0, ddof=1)
     ok = np.isfinite(z)
-    direct = np.histogram(z[ok], bins=np.array(OPTIONS.sigma_edges),
-                          weights=np.broadcast_to(w[:, None], z.shape)[ok])[0]
+    direct = np.histogram(z[ok], bins=np.array(OPTIONS.sigma_edges), weights=np.broadcast_to(w[:, None], z.shape)[ok])[
+        0
+    ]
     np.testing.assert_allclose(stats["sigma"][1, 0], direct, rtol=1e-12)

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from hens.diagnostics.climatology import build_climatology, month_hour_index
+from hens.diagnostics.climatology import (
+    SHIPPED_DEMO_CLIMATOLOGY,
+    build_climatology,
+    month_hour_index,
+    shipped_demo_climatology,
+    shipped_matches,
+)
 from hens.diagnostics.extremes import efi
 from hens.errors import HensError
 
@@ -16,8 +22,10 @@ def _truth(days: int = 400, seed: int = 0) -> xr.Dataset:
     times = (np.datetime64("2001-01-01T00") + np.arange(days * 4) * np.timedelta64(6, "h")).astype("datetime64[ns]")
     month = times.astype("datetime64[M]").astype(int) % 12 + 1
     data = rng.normal(size=(times.size, 3, 4)) + month[:, None, None]  # a seasonal cycle
-    return xr.Dataset({"z500": (("time", "lat", "lon"), data)},
-                      coords={"time": times, "lat": [60.0, 0.0, -60.0], "lon": [0.0, 90.0, 180.0, 270.0]})
+    return xr.Dataset(
+        {"z500": (("time", "lat", "lon"), data)},
+        coords={"time": times, "lat": [60.0, 0.0, -60.0], "lon": [0.0, 90.0, 180.0, 270.0]},
+    )
 
 
 def test_percentiles_per_month_and_hour_match_numpy():
@@ -64,11 +72,30 @@ def test_members_drawn_from_the_mclimate_have_efi_near_zero():
 
 def test_pool_longitude_matches_pooled_numpy():
     truth = _truth(days=30)
-    clim = build_climatology(truth, percentiles=(95,), quantile_levels=np.linspace(0, 1, 5), by_month=False,
-                             by_hour=False, pool_longitude=True)
+    clim = build_climatology(
+        truth,
+        percentiles=(95,),
+        quantile_levels=np.linspace(0, 1, 5),
+        by_month=False,
+        by_hour=False,
+        pool_longitude=True,
+    )
     values = truth["z500"].values  # [time, lat, lon]
     for j in range(3):
         ref = np.percentile(values[:, j, :].ravel(), 95)
         np.testing.assert_allclose(clim["z500_percentiles"].values[0, 0, 0, j], ref, rtol=1e-6)
         ref_q = np.quantile(values[:, j, :].ravel(), np.linspace(0, 1, 5))
         np.testing.assert_allclose(clim["z500_quantiles"].values[:, 0, j, 2], ref_q, rtol=1e-6)
+
+
+@pytest.mark.skipif(not SHIPPED_DEMO_CLIMATOLOGY.is_file(), reason="no shipped demo climatology")
+def test_shipped_demo_climatology():
+    clim = shipped_demo_climatology()
+    assert clim["z500_percentiles"].dims == ("percentile", "month", "hour", "lat", "lon")
+    assert clim["z500_quantiles"].dims == ("quantile", "month", "lat", "lon")
+    assert clim.sizes["lat"] == 33 and clim.sizes["lon"] == 64 and clim.sizes["quantile"] == 101
+    assert np.all(np.diff(clim["z500_quantiles"].values, axis=0) >= 0)
+    mi, hi = month_hour_index(clim, np.array(["2000-03-05T18"], dtype="datetime64[ns]"))
+    assert mi.tolist() == [0] and hi.tolist() == [0]
+    assert shipped_matches({}) and shipped_matches({"seed": 7, "epoch": "1990-01-01T00:00"})
+    assert not shipped_matches({"phi0": 6.0e4}) and not shipped_matches({"nlat": 17})

@@ -21,13 +21,26 @@ def test_defaults():
     assert [name for name, _ in s.regions] == ["global", "tropics", "northern_extratropics", "southern_extratropics"]
     assert s.extremes.percentiles == (95.0, 99.0) and s.extremes.roc_thresholds is None
     assert s.extremes.sigma_edges[0] == -math.inf and s.extremes.sigma_edges[-1] == math.inf
-    assert s.dask.scheduler == "threads" and s.progress is True and s.climatology.days == 90 and s.climatology.pool_longitude
+    assert (
+        s.dask.scheduler == "threads"
+        and s.progress is True
+        and s.climatology.days == 90
+        and s.climatology.source == "auto"
+        and not s.climatology.pool_longitude
+    )
 
 
 def test_overrides_and_boxes():
-    s = spec("diagnose.variables=[z500]", "diagnose.lead_times=[24,120]", "diagnose.regions=[tropics]",
-             "+diagnose.boxes.europe=[35,70,-10,40]", "diagnose.start_dates=['2000-03-01T00:00']",
-             "diagnose.extremes.roc_thresholds=21", "diagnose.dask.scheduler=distributed", "progress=false")
+    s = spec(
+        "diagnose.variables=[z500]",
+        "diagnose.lead_times=[24,120]",
+        "diagnose.regions=[tropics]",
+        "+diagnose.boxes.europe=[35,70,-10,40]",
+        "diagnose.start_dates=['2000-03-01T00:00']",
+        "diagnose.extremes.roc_thresholds=21",
+        "diagnose.dask.scheduler=distributed",
+        "progress=false",
+    )
     assert s.variables == ("z500",) and s.lead_hours == (24.0, 120.0)
     assert s.regions == (("tropics", "tropics"), ("europe", (35.0, 70.0, -10.0, 40.0)))
     assert s.extremes.roc_thresholds == 21 and s.dask.scheduler == "distributed" and not s.progress

@@ -46,8 +46,7 @@ def make_store(
     times = times.astype("datetime64[ns]")
     smooth = np.cos(np.deg2rad(lat))[:, None] * np.sin(np.deg2rad(lon))[None, :]
     truth = {
-        v: (SCALE[v] * (2.0 * smooth + rng.normal(size=(times.size, NLAT, NLON)))).astype(np.float32)
-        for v in VARIABLES
+        v: (SCALE[v] * (2.0 * smooth + rng.normal(size=(times.size, NLAT, NLON)))).astype(np.float32) for v in VARIABLES
     }
     units = {"z500": "m2 s-2", "u500": "m s-1"}
     tds = xr.Dataset(
@@ -57,17 +56,25 @@ def make_store(
     truth_path, clim_path = root / "truth.zarr", root / "clim.zarr"
     with quiet_zarr():
         tds.to_zarr(truth_path, mode="w", zarr_format=3, consolidated=False)
-        build_climatology(tds, percentiles=(90.0, 99.0), quantile_levels=np.linspace(0, 1, 21),
-                          by_month=True, by_hour=False).to_zarr(clim_path, mode="w", zarr_format=3,
-                                                               consolidated=False)
+        build_climatology(
+            tds, percentiles=(90.0, 99.0), quantile_levels=np.linspace(0, 1, 21), by_month=True, by_hour=False
+        ).to_zarr(clim_path, mode="w", zarr_format=3, consolidated=False)
     attrs = {"hens_fingerprint": "synthetic"}
     if demo_attrs:
         attrs["hens_initial_conditions"] = json.dumps({"source": "demo", "demo_world": {}, "fingerprint": "x"})
     layout = StoreLayout(
-        variables=VARIABLES, init_times=INITS, lead_times=leads, lat=lat, lon=lon,
-        member_coords={"checkpoint": np.array(["a"] * n_members, dtype=object),
-                       "sign": np.ones(n_members, dtype=np.int8)},
-        batch_size=batch, lead_chunk=lead_chunk, attrs=attrs,
+        variables=VARIABLES,
+        init_times=INITS,
+        lead_times=leads,
+        lat=lat,
+        lon=lon,
+        member_coords={
+            "checkpoint": np.array(["a"] * n_members, dtype=object),
+            "sign": np.ones(n_members, dtype=np.int8),
+        },
+        batch_size=batch,
+        lead_chunk=lead_chunk,
+        attrs=attrs,
     )
     store = root / "ens.zarr"
     create_store(store, layout)
@@ -102,8 +109,13 @@ def make_store(
 
 
 def _overrides(truth: Path, clim: Path, *extra: str) -> list[str]:
-    return [f"diagnose.verification.path={truth}", f"diagnose.climatology.path={clim}", "progress=false",
-            "diagnose.extremes.percentiles=[90,99]", *extra]
+    return [
+        f"diagnose.verification.path={truth}",
+        f"diagnose.climatology.path={clim}",
+        "progress=false",
+        "diagnose.extremes.percentiles=[90,99]",
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -120,16 +132,22 @@ def test_outputs_dims_and_files(calibrated):
     assert result.scores.name == "scores.zarr" and result.scores.is_dir()
     assert result.report.is_file() and result.html.is_file()
     names = {p.name for p in result.plots}
-    assert {"scores_vs_lead.png", "rank_histograms.png", "spectra.png", "reliability.png", "roc.png",
-            "efi_map.png", "outliers_sigma.png"} <= names
+    assert {
+        "scores_vs_lead.png",
+        "rank_histograms.png",
+        "spectra.png",
+        "reliability.png",
+        "roc.png",
+        "efi_map.png",
+        "outliers_sigma.png",
+    } <= names
     assert all(p.stat().st_size > 10_000 for p in result.plots)
     text = result.report.read_text()
     assert "calibrated" in text and "plots/spectra.png" in text
 
     ds = open_zarr_quiet(result.scores)
     assert ds["scores"].dims == ("metric", "variable", "lead_time", "region")
-    assert list(ds["metric"].values) == ["rmse", "bias", "crps", "spread", "ssr", "outlier_fraction",
-                                         "best_member_mae"]
+    assert list(ds["metric"].values) == ["rmse", "bias", "crps", "spread", "ssr", "outlier_fraction", "best_member_mae"]
     assert set(ds["variable"].values) == set(VARIABLES)
     assert list(ds["region"].values) == ["global", "tropics", "northern_extratropics", "southern_extratropics"]
     assert ds.sizes["lead_time"] == 9 and ds["lead_time"].dtype.kind == "m"
@@ -190,8 +208,16 @@ def test_calibrated_ensemble_is_judged_calibrated(calibrated):
 
 def test_perfect_ensemble_scores_zero(tmp_path):
     store, truth, clim, _ = make_store(tmp_path, n_members=4, n_lead=3, batch=2, lead_chunk=2, mode="perfect")
-    result = run_diagnose(store, _overrides(truth, clim, "diagnose.spectral.enabled=false",
-                                            f"diagnose.output_dir={tmp_path / 'out'}", "diagnose.format=netcdf"))
+    result = run_diagnose(
+        store,
+        _overrides(
+            truth,
+            clim,
+            "diagnose.spectral.enabled=false",
+            f"diagnose.output_dir={tmp_path / 'out'}",
+            "diagnose.format=netcdf",
+        ),
+    )
     assert result.output_dir == tmp_path / "out" and result.scores.name == "scores.nc"
     ds = xr.open_dataset(result.scores, engine="scipy").load()
     for metric in ("rmse", "bias", "crps", "spread", "best_member_mae"):
@@ -200,17 +226,19 @@ def test_perfect_ensemble_scores_zero(tmp_path):
 
 
 def test_nan_member_is_excluded(tmp_path):
-    store, truth, clim, fields = make_store(tmp_path, n_members=6, n_lead=4, batch=2, lead_chunk=2,
-                                            nan_member=1)
-    result = run_diagnose(store, _overrides(truth, clim, "diagnose.spectral.enabled=false",
-                                            "diagnose.variables=[z500]", "diagnose.regions=[global]"))
+    store, truth, clim, fields = make_store(tmp_path, n_members=6, n_lead=4, batch=2, lead_chunk=2, nan_member=1)
+    result = run_diagnose(
+        store,
+        _overrides(
+            truth, clim, "diagnose.spectral.enabled=false", "diagnose.variables=[z500]", "diagnose.regions=[global]"
+        ),
+    )
     assert result.n_members == 5 and result.n_excluded == 2  # the NaN member, and one surplus at date 2
     ds = open_zarr_quiet(result.scores).load()
     assert np.isfinite(ds["scores"]).all()
     assert ds.sizes["rank"] == 6
     excluded = json.loads(ds.attrs["excluded_members"])
-    assert excluded == {"2000-03-01T00:00": {"1": "non-finite from lead index 2"},
-                        "2000-03-15T00:00": {"5": "surplus"}}
+    assert excluded == {"2000-03-01T00:00": {"1": "non-finite from lead index 2"}, "2000-03-15T00:00": {"5": "surplus"}}
     # known answer: the ensemble-mean RMSE of the kept members
     f = fields["z500"].astype(np.float64)
     kept = np.stack([f[0, [0, 2, 3, 4, 5]], f[1, :5]])
@@ -220,29 +248,55 @@ def test_nan_member_is_excluded(tmp_path):
     w[[0, -1]] = 0.0
     err = (kept.mean(axis=1) - obs) ** 2
     mse = (err * w[:, None]).sum(axis=(-2, -1)).mean(axis=0) / (w.sum() * NLON)
-    np.testing.assert_allclose(ds["scores"].sel(metric="rmse", variable="z500", region="global"), np.sqrt(mse),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        ds["scores"].sel(metric="rmse", variable="z500", region="global"), np.sqrt(mse), rtol=1e-6
+    )
 
 
 def test_chunking_and_scheduler_do_not_change_results(tmp_path):
     store, truth, clim, _ = make_store(tmp_path, n_members=6, n_lead=5, batch=3, lead_chunk=3)
     base = _overrides(truth, clim, "diagnose.spectral.enabled=false", "+diagnose.boxes.box=[-30,60,350,90]")
     a = run_diagnose(store, [*base, f"diagnose.output_dir={tmp_path / 'a'}"])
-    b = run_diagnose(store, [*base, f"diagnose.output_dir={tmp_path / 'b'}", "diagnose.chunks.lead_time=2",
-                             "diagnose.chunks.lat=4", "diagnose.chunks.lon=5", "diagnose.dask.scheduler=synchronous"])
+    b = run_diagnose(
+        store,
+        [
+            *base,
+            f"diagnose.output_dir={tmp_path / 'b'}",
+            "diagnose.chunks.lead_time=2",
+            "diagnose.chunks.lat=4",
+            "diagnose.chunks.lon=5",
+            "diagnose.dask.scheduler=synchronous",
+        ],
+    )
     da_, db = open_zarr_quiet(a.scores).load(), open_zarr_quiet(b.scores).load()
     assert "box" in da_["region"].values
-    for name in ("scores", "rank_histogram", "sigma_histogram", "brier_score", "roc_auc", "reliability_count",
-                 "efi", "best_member_error_map"):
+    for name in (
+        "scores",
+        "rank_histogram",
+        "sigma_histogram",
+        "brier_score",
+        "roc_auc",
+        "reliability_count",
+        "efi",
+        "best_member_error_map",
+    ):
         xr.testing.assert_allclose(da_[name], db[name], rtol=1e-9)
 
 
 def test_selection(tmp_path):
     store, truth, clim, _ = make_store(tmp_path, n_members=4, n_lead=5, batch=2, lead_chunk=2)
-    result = run_diagnose(store, _overrides(
-        truth, clim, "diagnose.variables=[u500]", "diagnose.lead_times=[6,24]",
-        "diagnose.start_dates=['2000-03-15T00:00']", "diagnose.regions=[tropics]", "diagnose.extremes.enabled=false",
-    ))
+    result = run_diagnose(
+        store,
+        _overrides(
+            truth,
+            clim,
+            "diagnose.variables=[u500]",
+            "diagnose.lead_times=[6,24]",
+            "diagnose.start_dates=['2000-03-15T00:00']",
+            "diagnose.regions=[tropics]",
+            "diagnose.extremes.enabled=false",
+        ),
+    )
     ds = open_zarr_quiet(result.scores)
     assert list(ds["variable"].values) == ["u500"] and list(ds["region"].values) == ["tropics"]
     assert (ds["lead_time"].values / np.timedelta64(1, "h")).tolist() == [6.0, 24.0]
@@ -264,6 +318,7 @@ def tiny(tmp_path_factory):
         (["+diagnose.boxes.nowhere=[1,2,3,4]", "diagnose.regions=[global]"], "diagnose.boxes.nowhere"),
         (["diagnose.extremes.map_lead_times=[5]"], "diagnose.extremes.map_lead_times"),
         (["diagnose.extremes.percentiles=[50]"], "diagnose.extremes.percentiles"),
+        (["diagnose.spectral.grid=legendre-gauss"], "diagnose.spectral"),
     ],
 )
 def test_selection_errors_name_the_key(tiny, extra, needle):
@@ -288,9 +343,56 @@ def test_missing_inputs_are_explained(tiny, tmp_path):
         run_diagnose(store, ["progress=false"])  # not a demo-world store: no verification is known
     with pytest.raises(HensError, match="diagnose.climatology.path"):
         run_diagnose(store, [f"diagnose.verification.path={truth}", "progress=false"])
-    short = xr.open_zarr(truth).isel(time=slice(0, 10))
+    short = open_zarr_quiet(truth).isel(time=slice(0, 10))
     with quiet_zarr():
         short.to_zarr(tmp_path / "short.zarr", mode="w", zarr_format=3, consolidated=False)
     with pytest.raises(HensError, match="no data at valid time"):
-        run_diagnose(store, [f"diagnose.verification.path={tmp_path / 'short.zarr'}", "progress=false",
-                             "diagnose.extremes.enabled=false"])
+        run_diagnose(
+            store,
+            [
+                f"diagnose.verification.path={tmp_path / 'short.zarr'}",
+                "progress=false",
+                "diagnose.extremes.enabled=false",
+            ],
+        )
+
+
+@pytest.mark.parametrize("source", ["auto", "truth"])
+def test_demo_world_store_finds_its_truth_and_climatology(cache_dir, tmp_path, source):
+    """A store whose metadata names the demo world needs no overrides: truth and climatology come from it
+    (the shipped climatology for the default world, or one built from its truth)."""
+    from dataclasses import asdict
+
+    from hens.demo.world import DemoWorldSpec, truth_dataset
+
+    spec = DemoWorldSpec()
+    init = np.array(["2000-01-03T00"], dtype="datetime64[ns]")
+    leads = (np.arange(3) * np.timedelta64(6, "h")).astype("timedelta64[ns]")
+    truth = truth_dataset(spec, init[0], init[0] + leads[-1])
+    info = {"source": "demo", "demo_world": asdict(spec), "fingerprint": spec.fingerprint()}
+    m = 4
+    layout = StoreLayout(
+        variables=("z500",),
+        init_times=init,
+        lead_times=leads,
+        lat=spec.lat(),
+        lon=spec.lon(),
+        member_coords={"sign": np.ones(m, dtype=np.int8)},
+        batch_size=m,
+        lead_chunk=3,
+        attrs={"hens_fingerprint": "demo-test", "hens_initial_conditions": json.dumps(info)},
+    )
+    store = tmp_path / "demo.zarr"
+    create_store(store, layout)
+    writer = StoreWriter(store, ("z500",))
+    rng = np.random.default_rng(0)
+    obs = truth["z500"].values
+    writer.write_block("z500", 0, slice(0, m), slice(0, 3), (obs + 50.0 * rng.normal(size=(m, *obs.shape))))
+    writer.write_nonfinite(0, slice(0, m), np.full(m, -1))
+    result = run_diagnose(
+        store, ["progress=false", f"diagnose.climatology.source={source}", "diagnose.climatology.days=10"]
+    )
+    ds = open_zarr_quiet(result.scores).load()
+    assert np.isfinite(ds["scores"].sel(metric=["rmse", "crps", "spread"])).all()
+    assert float(ds["scores"].sel(metric="rmse", region="global").max()) < 100.0
+    assert np.isfinite(ds["efi"]).all() and "efi_map.png" in {p.name for p in result.plots}

@@ -48,6 +48,9 @@ class ForcedShallowWater(ShallowWaterSolver):
         mountain_geopotential: float = 1.0e4,
         tropical_damping_days: float = 1.0,
         tropical_damping_width_deg: float = 15.0,
+        stir_amplitude: float = 0.0,
+        stir_l_min: int = 6,
+        stir_l_max: int = 14,
     ) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -60,12 +63,21 @@ class ForcedShallowWater(ShallowWaterSolver):
         lat = self.lats.reshape(-1, 1).expand(nlat, nlon)
         lon = self.lons.reshape(1, -1).expand(nlat, nlon)
         mountains = mountain_geopotential * (
-            _bump(lat, lon, 40.0, 255.0, 0.25) + _bump(lat, lon, 35.0, 85.0, 0.30) + 0.5 * _bump(lat, lon, -30.0, 290.0, 0.20)
+            _bump(lat, lon, 40.0, 255.0, 0.25)
+            + _bump(lat, lon, 35.0, 85.0, 0.30)
+            + 0.5 * _bump(lat, lon, -30.0, 290.0, 0.20)
         )
         self.register_buffer("phi_surface", self.spec2grid(self.grid2spec(mountains)))
         tropics = torch.exp(-((torch.rad2deg(self.lats).reshape(-1, 1) / tropical_damping_width_deg) ** 2))
         self.register_buffer("tropics", tropics)
         self.tropical_damping_days = tropical_damping_days
+        band = ((self.l >= stir_l_min) & (self.l <= stir_l_max)).to(torch.float64)
+        band[:, 0] = 0.0  # no zonal-mean stirring
+        self.register_buffer("stir_band", torch.tril(band))
+        envelope = torch.exp(-(((torch.rad2deg(self.lats).abs() - 45.0) / 15.0) ** 2))
+        self.register_buffer("stir_envelope", envelope.reshape(-1, 1))
+        self.stir_amplitude = stir_amplitude
+        self.stir: torch.Tensor | None = None
         self.register_buffer("k2", (-self.lap).clone())
         top = self.lmax - 1
         scale = (self.l * (self.l + 1) / (top * (top + 1))) ** 4
@@ -101,13 +113,34 @@ class ForcedShallowWater(ShallowWaterSolver):
         factor = torch.exp(-(hours / 24.0) / self.tropical_damping_days * self.tropics)
         return self.grid2spec(zonal + (grid - zonal) * factor)
 
-    def advance(self, state: torch.Tensor, hours: float) -> torch.Tensor:
-        """One sample interval: the dynamics for ``hours`` then the tropical-eddy damping."""
+    def set_stirring(self, generator: torch.Generator | None) -> None:
+        """Draw the vorticity stirring held for the next sample interval (None: no stirring).
+
+        White noise in the spectral band ``stir_l_min … stir_l_max`` (m ≥ 1), confined to mid-latitudes by a
+        Gaussian envelope around ±45°, with rms ``stir_amplitude`` s⁻²: weather from unresolved processes, which
+        no forecast model can know — a pure function of the generator, so the truth stays deterministic.
+        """
+        if generator is None or self.stir_amplitude == 0.0:
+            self.stir = None
+            return
+        draw = torch.randn(self.lmax, self.mmax, 2, generator=generator, dtype=torch.float64)
+        coeffs = torch.view_as_complex(draw).to(self.stir_band.device) * self.stir_band
+        grid = self.spec2grid(coeffs)
+        grid = grid / grid.pow(2).mean().sqrt().clamp_min(1e-30) * self.stir_amplitude * self.stir_envelope
+        self.stir = self.grid2spec(grid)
+
+    def advance(
+        self, state: torch.Tensor, hours: float, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """One sample interval: stirring drawn from ``generator``, the dynamics for ``hours``, tropical damping."""
+        self.set_stirring(generator)
         return self.damp_tropical_eddies(self.step(state, self.steps_per(hours)), hours)
 
     def _explicit_tendency(self, state: torch.Tensor) -> torch.Tensor:
         """Nonlinear terms + forcing + drag, without the linear gravity-wave terms (treated implicitly)."""
         tend = self._nonlinear(state)
+        if self.stir is not None:
+            tend[1] = tend[1] + self.stir
         tend[0, :, 0] = tend[0, :, 0] - self.relax_rate * (state[0, :, 0] - self.phi_eq[:, 0])
         tend[1:] = tend[1:] - self.drag_rate * state[1:]
         tend[0] = tend[0] + self.phi0 * state[2]

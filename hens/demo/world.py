@@ -61,6 +61,7 @@ class DemoWorldSpec:
     mountain_geopotential: float = 1.0e4
     tropical_damping_days: float = 1.0
     tropical_damping_width_deg: float = 15.0
+    stir_amplitude: float = 1.0e-10
 
     def fingerprint(self) -> str:
         """Short stable hash of every field (cache keys, store metadata)."""
@@ -95,6 +96,7 @@ class DemoWorldSpec:
             "mountain_geopotential": self.mountain_geopotential,
             "tropical_damping_days": self.tropical_damping_days,
             "tropical_damping_width_deg": self.tropical_damping_width_deg,
+            "stir_amplitude": self.stir_amplitude,
         }
 
 
@@ -143,10 +145,20 @@ def spin_up(spec: DemoWorldSpec) -> torch.Tensor:
                 return torch.from_numpy(shipped["state"])
     solver, _ = _model(spec)
     state = solver.initial_state(spec.seed)
+    n = spec.spin_up_days * 24 // spec.sample_hours
     with _one_thread():
-        for _ in range(spec.spin_up_days * 24 // spec.sample_hours):
-            state = solver.advance(state, spec.sample_hours)
+        for index in range(-n, 0):
+            state = solver.advance(state, spec.sample_hours, stirring_generator(spec, index))
     return state
+
+
+def stirring_generator(spec: DemoWorldSpec, index: int) -> torch.Generator:
+    """The generator of the stirring held over sample interval ``index`` (samples since the epoch; negative
+    during spin-up): a pure function of (seed, index), so any block can be recomputed alone."""
+    blob = f"hens-demo-stirring/{spec.seed}/{index}".encode()
+    gen = torch.Generator()
+    gen.manual_seed(int.from_bytes(hashlib.sha256(blob).digest()[:8], "little") & (2**63 - 1))
+    return gen
 
 
 class _one_thread:
@@ -181,11 +193,13 @@ def _block(spec: DemoWorldSpec, index: int) -> np.ndarray:
         with np.load(folder / f"block_{index - 1:05d}.npz") as previous:
             state = torch.from_numpy(previous["end_state"])
     solver, project = _model(spec)
+    index0 = index * spec.samples_per_block
     samples = []
     with torch.no_grad(), _one_thread():
-        for _ in range(spec.samples_per_block):
+        for i in range(spec.samples_per_block):
             samples.append(project(state))
-            state = solver.advance(state, spec.sample_hours)
+            index = index0 + i
+            state = solver.advance(state, spec.sample_hours, stirring_generator(spec, index))
     out = np.stack(samples)
     _atomic_save(path, samples=out, end_state=state.numpy())
     return out

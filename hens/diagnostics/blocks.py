@@ -130,14 +130,16 @@ def block_statistics(
         mean = np.mean(f, axis=0, dtype=np.float64)
         var = np.var(f, axis=0, ddof=1, dtype=np.float64)
         error = mean - o
-        fields = np.stack([
-            error,
-            error**2,
-            fair_crps(f, o, member_axis=0),
-            var,
-            outlier_fraction(f, o, member_axis=0),
-            best_member_error(f, o, member_axis=0),
-        ])
+        fields = np.stack(
+            [
+                error,
+                error**2,
+                fair_crps(f, o, member_axis=0),
+                var,
+                outlier_fraction(f, o, member_axis=0),
+                best_member_error(f, o, member_axis=0),
+            ]
+        )
         fields = np.where(valid[None], fields, 0.0)
         out["sums"][lead] = np.einsum("kab,rab->rk", fields, weights)
 
@@ -162,8 +164,9 @@ def block_statistics(
             fb = fair_brier_score(prob, event, n_members=m)
             fb_ok = ~np.isnan(fb)
             for r in range(n_reg):
-                out["rel"][lead, r, p] = np.stack(reliability_counts(prob, event, n_bins=options.n_prob_bins,
-                                                                     weights=weights[r]))
+                out["rel"][lead, r, p] = np.stack(
+                    reliability_counts(prob, event, n_bins=options.n_prob_bins, weights=weights[r])
+                )
                 roc = roc_counts(prob, event, thresholds=options.prob_thresholds, weights=weights[r])
                 out["roc"][lead, r, p] = np.stack(roc[1:])
                 out["fair_brier"][lead, r, p] = np.sum(np.where(fb_ok, fb, 0.0) * weights[r])

@@ -15,12 +15,13 @@ times onto these axes. Real data need the calendar grouping (seasonal and diurna
 built from ERA5 or from reforecasts in this layout is read with :func:`load_climatology`.
 
 **The demo world's climatology, and its M-climate.** The demo truth is a forced shallow-water model with
-time-independent, zonally symmetric forcing: it has no seasons, no diurnal cycle, and its statistics depend on
-latitude only. Grouping by month or hour would only divide the sample, so :func:`demo_climatology` pools every
-6-hourly state of the period *and every longitude* (``pool_longitude``): the default 90 days give 360 × 64 ≈
-23,000 values per latitude, enough for the 99th percentile and a 101-level M-climate. The period starts at the
-world's epoch (already spun up), where the truth blocks that ``hens generate`` needed for the default start
-dates are cached — a long dedicated truth run would cost about 1.5 s per simulated day on 2 cores.
+time-independent forcing: it has no seasons and no diurnal cycle, so grouping by month or hour would only divide
+the sample, and months and hours are pooled. By default `hens diagnose` uses the climatology shipped with hens
+(:data:`SHIPPED_DEMO_CLIMATOLOGY`, written by ``scripts/train_demo.py`` from a year of an independent truth
+trajectory of the same physics: 1,460 samples per grid point) whenever the store's world has the default physics
+(:func:`shipped_matches`). For other worlds :func:`demo_climatology` builds one from ``days`` of the store's own
+truth from ``start`` (cached; about 7–12 s of simulation per 30 days on 2 cores), optionally pooling longitudes
+(``pool_longitude``, valid only for zonally symmetric worlds — the default world's mountains are not).
 
 ECMWF (and HENS) build the M-climate from reforecasts of the same model at the same lead time. The demo SFNOs are
 trained on this truth, so their climate is the truth's climate up to model drift; we take the truth's own
@@ -44,16 +45,28 @@ import xarray as xr
 from hens.errors import HensError
 
 __all__ = [
+    "SHIPPED_DEMO_CLIMATOLOGY",
     "build_climatology",
     "demo_climatology",
     "load_climatology",
     "month_hour_index",
     "percentile_name",
     "quantile_name",
+    "shipped_demo_climatology",
+    "shipped_matches",
 ]
 
 ALL_MONTHS = 0
 ALL_HOURS = -1
+
+#: Written by ``scripts/train_demo.py`` from a year of an independent truth trajectory (another seed and epoch)
+#: of the default demo world's physics: percentiles and 101 M-climate quantiles per grid point, pooled over
+#: months and hours.
+SHIPPED_DEMO_CLIMATOLOGY = Path(__file__).resolve().parent.parent / "demo" / "climatology.npz"
+
+# DemoWorldSpec fields that choose a trajectory, not the physics or grid: a climatology of the default world
+# applies to any world that differs from it only in these.
+_TRAJECTORY_FIELDS = ("seed", "epoch", "spin_up_days", "block_days")
 
 
 def percentile_name(var: str) -> str:
@@ -212,45 +225,48 @@ def load_climatology(path: str | Path, variables: Sequence[str], lat: np.ndarray
             f"diagnose.climatology.path={path} lacks {', '.join(missing)}; see hens/diagnostics/climatology.py for "
             "the layout"
         )
-    if clim.sizes.get("lat") != lat.size or clim.sizes.get("lon") != lon.size or not (
-        np.allclose(clim["lat"].values, lat, atol=1e-4) and np.allclose(clim["lon"].values, lon, atol=1e-4)
+    if (
+        clim.sizes.get("lat") != lat.size
+        or clim.sizes.get("lon") != lon.size
+        or not (np.allclose(clim["lat"].values, lat, atol=1e-4) and np.allclose(clim["lon"].values, lon, atol=1e-4))
     ):
         raise HensError(f"diagnose.climatology.path={path} is on another grid than the forecast; regrid it")
     return clim
 
 
-SHIPPED_DEMO_CLIMATOLOGY = Path(__file__).resolve().parent.parent / "demo" / "climatology.npz"
+def shipped_matches(demo_world: dict[str, Any]) -> bool:
+    """True when the store's demo world has the physics and grid of the default world (the shipped climatology's)."""
+    from dataclasses import asdict
 
-
-def shipped_demo_climatology(
-    spec: Any, percentiles: Sequence[float], quantile_levels: Sequence[float]
-) -> xr.Dataset | None:
-    """The climatology shipped with the demo checkpoints (built by ``scripts/train_demo.py`` from one year of
-    an independent truth trajectory of the same stationary world, months and hours pooled), when ``spec`` is the
-    default demo world and the shipped file has the requested percentiles and quantile levels; else ``None``."""
     from hens.demo.world import DemoWorldSpec
 
-    if spec != DemoWorldSpec() or not SHIPPED_DEMO_CLIMATOLOGY.is_file():
-        return None
-    with np.load(SHIPPED_DEMO_CLIMATOLOGY) as data:
-        arrays = {key: data[key] for key in data.files}
-    have_p = arrays["coord_percentile"]
-    have_q = arrays["coord_quantile"]
-    wanted_q = np.asarray(quantile_levels, dtype=np.float64)
-    if not all(np.isclose(have_p, p).any() for p in percentiles):
-        return None
-    if wanted_q.shape != have_q.shape or not np.allclose(wanted_q, have_q):
-        return None
-    keep = [int(np.flatnonzero(np.isclose(have_p, p))[0]) for p in percentiles]
-    coords = {name[len("coord_"):]: arrays[name] for name in arrays if name.startswith("coord_")}
-    coords["percentile"] = have_p[keep]
-    data_vars = {}
-    for name, values in arrays.items():
-        if name.endswith("_percentiles"):
-            data_vars[name] = (("percentile", "month", "hour", "lat", "lon"), values[keep])
-        elif name.endswith("_quantiles"):
-            data_vars[name] = (("quantile", "month", "lat", "lon"), values)
-    return xr.Dataset(data_vars, coords=coords, attrs={"source": "shipped demo-world climatology"})
+    try:
+        mine = asdict(DemoWorldSpec(**demo_world))
+    except TypeError:
+        return False
+    default = asdict(DemoWorldSpec())
+    return all(mine[k] == default[k] for k in default if k not in _TRAJECTORY_FIELDS)
+
+
+def shipped_demo_climatology(path: Path = SHIPPED_DEMO_CLIMATOLOGY) -> xr.Dataset:
+    """The climatology shipped with hens (``<var>_percentiles``, ``<var>_quantiles``, ``coord_<name>``) as a Dataset.
+
+    Raises:
+        HensError: when the file is missing (a partial installation).
+    """
+    if not Path(path).is_file():
+        raise HensError(
+            f"the shipped demo climatology {path} is missing; reinstall hens or set diagnose.climatology.source=truth"
+        )
+    with np.load(path, allow_pickle=False) as z:
+        coords = {k[len("coord_") :]: z[k] for k in z.files if k.startswith("coord_")}
+        data = {k: z[k] for k in z.files if not k.startswith("coord_")}
+    dims = {
+        "percentiles": ("percentile", "month", "hour", "lat", "lon"),
+        "quantiles": ("quantile", "month", "lat", "lon"),
+    }
+    data_vars = {k: (dims[k.rsplit("_", 1)[1]], v) for k, v in data.items()}
+    return xr.Dataset(data_vars, coords=coords, attrs={"source": f"shipped: {Path(path).name}"})
 
 
 def _cache_root() -> Path:
@@ -273,7 +289,7 @@ def demo_climatology(
     quantile_levels: Sequence[float],
     by_month: bool = False,
     by_hour: bool = False,
-    pool_longitude: bool = True,
+    pool_longitude: bool = False,
     fingerprint: str | None = None,
     cache: bool = True,
 ) -> xr.Dataset:
@@ -293,11 +309,8 @@ def demo_climatology(
     from hens.demo.world import DemoWorldSpec
 
     spec = DemoWorldSpec(**demo_world)
-    shipped = shipped_demo_climatology(spec, percentiles, quantile_levels)
-    if shipped is not None:
-        return shipped
-    t0 = np.datetime64(start if start is not None else getattr(spec, "epoch"), "ns")
-    step = np.timedelta64(int(getattr(spec, "sample_hours", 6)), "h")
+    t0 = np.datetime64(start if start is not None else spec.epoch, "ns")
+    step = np.timedelta64(int(spec.sample_hours), "h")
     t1 = t0 + np.timedelta64(int(round(days * 24)), "h")  # exclusive end: samples t0, t0 + step, …, t1 − step
     key_fields = {
         "world": fingerprint or demo_world,
@@ -319,7 +332,11 @@ def demo_climatology(
 
     truth = demo_truth(demo_world, t0, t1 - step)
     clim = build_climatology(
-        truth, percentiles=percentiles, quantile_levels=quantile_levels, by_month=by_month, by_hour=by_hour,
+        truth,
+        percentiles=percentiles,
+        quantile_levels=quantile_levels,
+        by_month=by_month,
+        by_hour=by_hour,
         pool_longitude=pool_longitude,
     )
     if cache:

@@ -91,8 +91,15 @@ def _jobqueue_cluster(settings: dict[str, Any]) -> Any:
     opts = dict(settings)
     kind = str(opts.pop("kind", "slurm")).lower()
     jobs = int(opts.pop("jobs", 1))
-    classes = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster", "lsf": "LSFCluster",
-               "htcondor": "HTCondorCluster", "oar": "OARCluster", "moab": "MoabCluster"}
+    classes = {
+        "slurm": "SLURMCluster",
+        "pbs": "PBSCluster",
+        "sge": "SGECluster",
+        "lsf": "LSFCluster",
+        "htcondor": "HTCondorCluster",
+        "oar": "OARCluster",
+        "moab": "MoabCluster",
+    }
     if kind not in classes:
         raise ConfigError(f"diagnose.dask.jobqueue.kind={kind!r} must be one of {', '.join(classes)}")
     try:
@@ -124,12 +131,17 @@ def dask_computer(spec: DaskSpec, *, progress: bool) -> Iterator[Computer]:
             try:
                 client = Client(spec.address, timeout="30s")
             except OSError as err:
-                raise HensError(f"diagnose.dask.address={spec.address}: cannot connect ({err}); is the scheduler running?") from err
+                raise HensError(
+                    f"diagnose.dask.address={spec.address}: cannot connect ({err}); is the scheduler running?"
+                ) from err
         else:
             n_workers = spec.n_workers or max(1, (os.cpu_count() or 1) // spec.threads_per_worker)
             cluster = LocalCluster(
-                n_workers=n_workers, threads_per_worker=spec.threads_per_worker, processes=True,
-                dashboard_address=None, silence_logs=40,
+                n_workers=n_workers,
+                threads_per_worker=spec.threads_per_worker,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=40,
             )
             client = Client(cluster)
         with client:

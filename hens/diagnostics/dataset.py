@@ -119,7 +119,8 @@ def select(
             if hit.size == 0:
                 raise HensError(
                     f"diagnose.lead_times: {h} h is not a lead time of the store (it has {hours[0]:g} … "
-                    f"{hours[-1]:g} h every {hours[1] - hours[0] if hours.size > 1 else 0:g} h); choose stored lead times"
+                    f"{hours[-1]:g} h every {hours[1] - hours[0] if hours.size > 1 else 0:g} h); "
+                    "choose stored lead times"
                 )
             index.append(int(hit[0]))
         out = out.isel(lead_time=sorted(set(index)))
@@ -208,7 +209,9 @@ def exclude_nonfinite_members(ds: xr.Dataset) -> EnsembleData:
         keep, surplus = good[:m], good[m:]
         why: dict[int, str] = {}
         for j in np.flatnonzero(~valid[i]):
-            why[int(member_ids[j])] = "not generated" if flags[i, j] == -2 else f"non-finite from lead index {flags[i, j]}"
+            why[int(member_ids[j])] = (
+                "not generated" if flags[i, j] == -2 else f"non-finite from lead index {flags[i, j]}"
+            )
         for j in surplus:
             why[int(member_ids[j])] = "surplus"
         if why:
@@ -216,7 +219,9 @@ def exclude_nonfinite_members(ds: xr.Dataset) -> EnsembleData:
             reasons[label] = why
         piece = fc.isel(init_time=[i], member=keep)
         piece = piece.drop_vars([c for c in piece.coords if "member" in piece[c].dims])
-        piece = piece.assign_coords(member=np.arange(m), source_member=(("init_time", "member"), member_ids[keep][None]))
+        piece = piece.assign_coords(
+            member=np.arange(m), source_member=(("init_time", "member"), member_ids[keep][None])
+        )
         pieces.append(piece)
     out = xr.concat(pieces, dim="init_time", data_vars="all", coords="different", compat="equals", join="exact")
     return EnsembleData(out, m, excluded, reasons)
@@ -268,7 +273,9 @@ def open_verification(
     if path is not None:
         p = Path(path)
         if not p.exists():
-            raise HensError(f"diagnose.verification.path={path} does not exist; point it at a Zarr with (time, lat, lon)")
+            raise HensError(
+                f"diagnose.verification.path={path} does not exist; point it at a Zarr with (time, lat, lon)"
+            )
         try:
             truth = open_zarr_quiet(p, consolidated=None)
         except Exception as err:  # noqa: BLE001
@@ -276,7 +283,9 @@ def open_verification(
         if "time" not in truth.dims and "valid_time" in truth.dims:
             truth = truth.rename({"valid_time": "time"})
         if "time" not in truth.dims:
-            raise HensError(f"diagnose.verification.path={path} has no 'time' dimension; its variables must be (time, lat, lon)")
+            raise HensError(
+                f"diagnose.verification.path={path} has no 'time' dimension; its variables must be (time, lat, lon)"
+            )
     else:
         info = demo_world_info(attrs)
         if info is None:

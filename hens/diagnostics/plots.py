@@ -77,6 +77,11 @@ def plot_scores_vs_lead(ds: xr.Dataset, path: Path) -> Path:
             axes[i, 1].plot(hours, s.sel(metric="crps", region=region), color=c, label=region)
             axes[i, 2].plot(hours, s.sel(metric="ssr", region=region), color=c, label=region)
         axes[i, 2].axhline(1.0, color="gray", lw=0.8, ls=":", label="SSR = 1 (calibrated)")
+        # at t = 0 the truth is the initial state, so the SSR is huge: scale the axis to the lead times after it
+        ssr = s.sel(metric="ssr").transpose("lead_time", "region").values
+        later = ssr[hours > 0] if (hours > 0).any() else ssr
+        top = np.nanmax(later[np.isfinite(later)], initial=1.0)
+        axes[i, 2].set_ylim(0.0, max(1.5, 1.15 * top))
         axes[i, 0].set_ylabel(f"{var} RMSE / spread [{units}]")
         axes[i, 1].set_ylabel(f"{var} fair CRPS [{units}]")
         axes[i, 2].set_ylabel(f"{var} spread–skill ratio [1]")
@@ -114,8 +119,9 @@ def plot_rank_histograms(ds: xr.Dataset, path: Path, region: str = "global") -> 
     hours = _hours(ds)
     leads = _pick_leads(hours)
     m = int(ds.attrs.get("n_members", ds.sizes["rank"] - 1))
-    fig, axes = plt.subplots(len(variables), len(leads), figsize=(4.2 * len(leads), 3.0 * len(variables)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(variables), len(leads), figsize=(4.2 * len(leads), 3.0 * len(variables)), squeeze=False
+    )
     for i, var in enumerate(variables):
         for j, lead in enumerate(leads):
             freq = ds["rank_histogram"].sel(variable=var, region=region).isel(lead_time=lead).values * (m + 1)
@@ -133,32 +139,68 @@ def plot_rank_histograms(ds: xr.Dataset, path: Path, region: str = "global") -> 
     return _save(fig, path)
 
 
+def _wavelength_axis(ax: plt.Axes) -> None:
+    """A secondary x axis on top with the wavelength 2πR/(l+1) of degree l, at round values in km."""
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    top = ax.secondary_xaxis("top", functions=(_degree_to_km, _km_to_degree))
+    lo, hi = ax.get_xlim()
+    ticks = [
+        w for w in (20000, 10000, 5000, 3000, 2000, 1000, 500, 200, 100) if _degree_to_km(hi) <= w <= _degree_to_km(lo)
+    ]
+    top.xaxis.set_major_locator(FixedLocator(ticks))
+    top.xaxis.set_minor_locator(NullLocator())
+    top.set_xticks(ticks, [f"{w:g}" for w in ticks])
+    top.set_xlabel("wavelength 2πR/(l+1) [km]")
+
+
 def plot_spectra(ds: xr.Dataset, path: Path) -> Path:
-    """Angular power spectra of the members, the ensemble mean and the truth at a few lead times."""
+    """Angular power spectra of the members, the ensemble mean and the truth at a few lead times (top row), and
+    their ratio to the truth's spectrum (bottom row: members should stay at 1, the ensemble mean falls below)."""
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FormatStrFormatter, NullFormatter
+
     variables = list(ds["variable"].values)
     hours = _hours(ds)
     leads = _pick_leads(hours)
     styles = {"members": "-", "ensemble_mean": "--", "truth": ":"}
     labels = {"members": "members (mean of member spectra)", "ensemble_mean": "ensemble mean", "truth": "truth"}
-    fig, axes = plt.subplots(1, len(variables), figsize=(5.2 * len(variables), 4.4), squeeze=False)
+    fig, axes = plt.subplots(
+        2, len(variables), figsize=(5.2 * len(variables), 7.6), squeeze=False, height_ratios=(3, 2), sharex="col"
+    )
     degree = ds["degree"].values
     keep = degree >= 1
     for i, var in enumerate(variables):
-        ax = axes[0, i]
+        ax, rax = axes[0, i], axes[1, i]
         units = _units(ds, var)
         for j, lead in enumerate(leads):
             color = LEAD_COLORS[j % len(LEAD_COLORS)]
+            spec = ds["power_spectrum"].sel(variable=var).isel(lead_time=lead)
+            truth = spec.sel(spectrum="truth").values
             for kind in ("members", "ensemble_mean", "truth"):
-                p = ds["power_spectrum"].sel(variable=var, spectrum=kind).isel(lead_time=lead).values
-                ax.loglog(degree[keep], p[keep], color=color, ls=styles[kind], lw=1.3,
-                          label=f"{labels[kind]}, {hours[lead]:g} h")
-        ax.set_xlabel("total wavenumber l")
+                p = spec.sel(spectrum=kind).values
+                ax.loglog(degree[keep], p[keep], color=color, ls=styles[kind], lw=1.3)
+                if kind != "truth":
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        rax.semilogx(degree[keep], (p / truth)[keep], color=color, ls=styles[kind], lw=1.3)
+        rax.axhline(1.0, color="gray", lw=0.8, ls=":")
+        rax.set_yscale("log")
+        rax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+        lo, hi = rax.get_ylim()
+        rax.yaxis.set_minor_formatter(FormatStrFormatter("%g") if hi / lo < 3 else NullFormatter())
         ax.set_ylabel(f"P(l) [({units})² sr]")
-        ax.set_title(f"{var}: angular power spectrum")
+        ax.set_title(f"{var}: angular power spectrum", pad=28)
+        rax.set_ylabel("P(l) / P_truth(l)")
+        rax.set_xlabel("total wavenumber l")
         ax.grid(alpha=0.3, which="both")
-        top = ax.secondary_xaxis("top", functions=(_degree_to_km, _km_to_degree))
-        top.set_xlabel("wavelength 2πR/(l+1) [km]")
-        ax.legend(fontsize=6.5, ncol=1)
+        rax.grid(alpha=0.3, which="both")
+        _wavelength_axis(ax)
+    lead_handles = [
+        Line2D([], [], color=LEAD_COLORS[j % len(LEAD_COLORS)], label=f"lead {hours[lead]:g} h")
+        for j, lead in enumerate(leads)
+    ]
+    kind_handles = [Line2D([], [], color="k", ls=styles[k], label=labels[k]) for k in styles]
+    axes[0, 0].legend(handles=lead_handles + kind_handles, fontsize=7, loc="lower left")
     fig.suptitle("Spectra: members should match the truth; the ensemble mean loses small scales with lead time")
     fig.tight_layout()
     return _save(fig, path)
@@ -189,8 +231,7 @@ def plot_reliability(ds: xr.Dataset, path: Path, region: str = "global") -> Path
     pcts = ds["percentile"].values
     hours = _hours(ds)
     leads = _map_leads(ds)
-    fig, axes = plt.subplots(len(variables), len(pcts), figsize=(4.4 * len(pcts), 4.0 * len(variables)),
-                             squeeze=False)
+    fig, axes = plt.subplots(len(variables), len(pcts), figsize=(4.4 * len(pcts), 4.0 * len(variables)), squeeze=False)
     for i, var in enumerate(variables):
         for k, pct in enumerate(pcts):
             ax = axes[i, k]
@@ -201,8 +242,14 @@ def plot_reliability(ds: xr.Dataset, path: Path, region: str = "global") -> Path
                 freq = ds["reliability_freq"].sel(sel).isel(lead_time=lead).values
                 base = float(ds["base_rate"].sel(sel).isel(lead_time=lead))
                 bss = float(ds["brier_skill_score"].sel(sel).isel(lead_time=lead))
-                ax.plot(prob, freq, "o-", color=LEAD_COLORS[j % len(LEAD_COLORS)], ms=4,
-                        label=f"{hours[lead]:g} h (BSS {bss:.2f}, base rate {base:.3f})")
+                ax.plot(
+                    prob,
+                    freq,
+                    "o-",
+                    color=LEAD_COLORS[j % len(LEAD_COLORS)],
+                    ms=4,
+                    label=f"{hours[lead]:g} h (BSS {bss:.2f}, base rate {base:.3f})",
+                )
             ax.set_xlim(0, 1)
             ax.set_ylim(0, 1)
             ax.set_xlabel("forecast probability")
@@ -222,8 +269,7 @@ def plot_roc(ds: xr.Dataset, path: Path, region: str = "global") -> Path:
     pcts = ds["percentile"].values
     hours = _hours(ds)
     leads = _map_leads(ds)
-    fig, axes = plt.subplots(len(variables), len(pcts), figsize=(4.2 * len(pcts), 4.0 * len(variables)),
-                             squeeze=False)
+    fig, axes = plt.subplots(len(variables), len(pcts), figsize=(4.2 * len(pcts), 4.0 * len(variables)), squeeze=False)
     for i, var in enumerate(variables):
         for k, pct in enumerate(pcts):
             ax = axes[i, k]
@@ -233,7 +279,9 @@ def plot_roc(ds: xr.Dataset, path: Path, region: str = "global") -> Path:
                 pofd = np.concatenate([[1.0], ds["roc_pofd"].sel(sel).isel(lead_time=lead).values, [0.0]])
                 pod = np.concatenate([[1.0], ds["roc_pod"].sel(sel).isel(lead_time=lead).values, [0.0]])
                 auc = float(ds["roc_auc"].sel(sel).isel(lead_time=lead))
-                ax.plot(pofd, pod, ".-", color=LEAD_COLORS[j % len(LEAD_COLORS)], label=f"{hours[lead]:g} h, AUC {auc:.3f}")
+                ax.plot(
+                    pofd, pod, ".-", color=LEAD_COLORS[j % len(LEAD_COLORS)], label=f"{hours[lead]:g} h, AUC {auc:.3f}"
+                )
             ax.set_xlim(0, 1)
             ax.set_ylim(0, 1)
             ax.set_xlabel("probability of false detection (false-alarm rate)")
@@ -253,21 +301,33 @@ def plot_efi_maps(ds: xr.Dataset, path: Path, init_index: int = 0) -> Path:
     hours = _hours(ds, "map_lead_time")
     init = np.datetime_as_string(ds["init_time"].values[init_index], unit="h")
     lon, lat = ds["lon"].values, ds["lat"].values
-    fig, axes = plt.subplots(len(variables), len(hours), figsize=(5.6 * len(hours) + 1.0, 3.1 * len(variables)),
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        len(variables),
+        len(hours),
+        figsize=(5.6 * len(hours) + 1.0, 3.1 * len(variables)),
+        squeeze=False,
+        layout="constrained",
+    )
     mesh = None
     for i, var in enumerate(variables):
         for j, h in enumerate(hours):
             ax = axes[i, j]
-            mesh = ax.pcolormesh(lon, lat, maps.sel(variable=var).isel(map_lead_time=j).values, cmap="RdBu_r",
-                                 vmin=-1, vmax=1, shading="nearest")
+            mesh = ax.pcolormesh(
+                lon,
+                lat,
+                maps.sel(variable=var).isel(map_lead_time=j).values,
+                cmap="RdBu_r",
+                vmin=-1,
+                vmax=1,
+                shading="nearest",
+            )
             ax.set_title(f"{var} EFI, init {init}, lead {h:g} h", fontsize=9)
             ax.set_xlabel("longitude [°E]")
             ax.set_ylabel("latitude [°N]")
             ax.set_ylim(-90, 90)
     if mesh is not None:
         fig.colorbar(mesh, ax=axes, shrink=0.9, label="EFI [1]  (+1: all members above the M-climate)")
-    fig.suptitle("Extreme Forecast Index vs the model climate of the calendar month")
+    fig.suptitle("Extreme Forecast Index vs the model climate (M-climate)")
     return _save(fig, path)
 
 
@@ -276,16 +336,22 @@ def plot_best_member_maps(ds: xr.Dataset, path: Path) -> Path:
     variables = list(ds["variable"].values)
     hours = _hours(ds, "map_lead_time")
     lon, lat = ds["lon"].values, ds["lat"].values
-    fig, axes = plt.subplots(len(variables), len(hours), figsize=(6.0 * len(hours), 3.1 * len(variables)),
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        len(variables),
+        len(hours),
+        figsize=(6.0 * len(hours), 3.1 * len(variables)),
+        squeeze=False,
+        layout="constrained",
+    )
     for i, var in enumerate(variables):
         units = _units(ds, var)
         field = ds["best_member_error_map"].sel(variable=var)
         vmax = float(np.nanmax(field.values)) if np.isfinite(field.values).any() else 1.0
         for j, h in enumerate(hours):
             ax = axes[i, j]
-            mesh = ax.pcolormesh(lon, lat, field.isel(map_lead_time=j).values, cmap="viridis", vmin=0, vmax=vmax,
-                                 shading="nearest")
+            mesh = ax.pcolormesh(
+                lon, lat, field.isel(map_lead_time=j).values, cmap="viridis", vmin=0, vmax=vmax, shading="nearest"
+            )
             ax.set_title(f"{var} best-member |error|, lead {h:g} h", fontsize=9)
             ax.set_xlabel("longitude [°E]")
             ax.set_ylabel("latitude [°N]")
@@ -313,13 +379,15 @@ def plot_outliers(ds: xr.Dataset, path: Path, region: str = "global") -> Path:
     axes[0].legend(fontsize=8)
     axes[0].grid(alpha=0.3)
     lower, upper = ds["sigma_lower"].values, ds["sigma_upper"].values
-    labels = [f"<{u:g}" if np.isinf(lo) else (f">{lo:g}" if np.isinf(u) else f"{lo:g}…{u:g}")
-              for lo, u in zip(lower, upper, strict=True)]
+    labels = [
+        f"<{u:g}" if np.isinf(lo) else (f">{lo:g}" if np.isinf(u) else f"{lo:g}…{u:g}")
+        for lo, u in zip(lower, upper, strict=True)
+    ]
     x = np.arange(len(labels))
     n_bars = len(variables) * len(leads)
     width = 0.8 / max(n_bars, 1)
     k = 0
-    for i, var in enumerate(variables):
+    for var in variables:
         for lead in leads:
             h = ds["sigma_histogram"].sel(variable=var, region=region).isel(lead_time=lead).values
             axes[1].bar(x + (k - (n_bars - 1) / 2) * width, h, width=width, label=f"{var}, {hours[lead]:g} h")
@@ -338,8 +406,10 @@ def plot_outliers(ds: xr.Dataset, path: Path, region: str = "global") -> Path:
 def make_plots(ds: xr.Dataset, folder: Path) -> list[Path]:
     """Draw every plot the scores dataset has data for into ``folder``; returns the PNG paths."""
     folder = Path(folder)
-    paths = [plot_scores_vs_lead(ds, folder / "scores_vs_lead.png"),
-             plot_rank_histograms(ds, folder / "rank_histograms.png")]
+    paths = [
+        plot_scores_vs_lead(ds, folder / "scores_vs_lead.png"),
+        plot_rank_histograms(ds, folder / "rank_histograms.png"),
+    ]
     if "power_spectrum" in ds:
         paths.append(plot_spectra(ds, folder / "spectra.png"))
     if ds.sizes.get("percentile", 0) > 0:

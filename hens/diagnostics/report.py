@@ -2,7 +2,8 @@
 
 Verdicts (global region, or the first region configured) and their rules of thumb:
 
-* **calibrated** — spread–skill ratio within [0.8, 1.2] on average over lead times > 0, and the outlier
+* **calibrated** — spread–skill ratio within [0.8, 1.2] at ≥ 75 % of the lead times > 0 (an average would hide
+  a ratio that is too low early and too high late), and the outlier
   fraction (truth outside the ensemble range, the two end bins of the rank histogram) at most 1.5× the
   2/(M+1) a calibrated ensemble would have;
 * **physically realistic** — the members' power at the smaller half of the resolved scales stays within a
@@ -23,6 +24,7 @@ import xarray as xr
 __all__ = ["summary_table", "verdicts", "write_report"]
 
 SSR_RANGE = (0.8, 1.2)
+SSR_FRACTION = 0.75  # share of lead times > 0 whose SSR must lie in SSR_RANGE
 OUTLIER_EXCESS = 1.5
 SPECTRUM_FACTOR = 1.5
 AUC_MIN = 0.75
@@ -33,6 +35,23 @@ def _nanmean(values: np.ndarray) -> float:
     v = np.asarray(values, dtype=np.float64)
     ok = np.isfinite(v)
     return float(v[ok].mean()) if ok.any() else float("nan")
+
+
+def _nanmin(values: np.ndarray) -> float:
+    v = np.asarray(values, dtype=np.float64)
+    return float(np.min(v[np.isfinite(v)])) if np.isfinite(v).any() else float("nan")
+
+
+def _nanmax(values: np.ndarray) -> float:
+    v = np.asarray(values, dtype=np.float64)
+    return float(np.max(v[np.isfinite(v)])) if np.isfinite(v).any() else float("nan")
+
+
+def _in_range_fraction(values: np.ndarray) -> float:
+    """Share of the finite values inside :data:`SSR_RANGE` (0 when none is finite)."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    return float(np.mean((v >= SSR_RANGE[0]) & (v <= SSR_RANGE[1]))) if v.size else 0.0
 
 
 def _region(ds: xr.Dataset) -> str:
@@ -79,6 +98,9 @@ def summary_table(ds: xr.Dataset) -> list[dict[str, object]]:
             "variable": str(var),
             "region": region,
             "ssr": _nanmean(s.sel(metric="ssr").values[keep]),
+            "ssr_min": _nanmin(s.sel(metric="ssr").values[keep]),
+            "ssr_max": _nanmax(s.sel(metric="ssr").values[keep]),
+            "ssr_in_range": _in_range_fraction(s.sel(metric="ssr").values[keep]),
             "rmse_last": float(s.sel(metric="rmse").values[-1]),
             "crps_last": float(s.sel(metric="crps").values[-1]),
             "outlier_ratio": _nanmean(s.sel(metric="outlier_fraction").values[keep]) / expected,
@@ -105,10 +127,10 @@ def _mark(ok: bool | None) -> str:
 def _judge(rows: Sequence[dict[str, object]]) -> dict[str, dict[str, bool | None]]:
     out: dict[str, dict[str, bool | None]] = {}
     for row in rows:
-        ssr, ratio = float(row["ssr"]), float(row["outlier_ratio"])  # type: ignore[arg-type]
+        in_range, ratio = float(row["ssr_in_range"]), float(row["outlier_ratio"])  # type: ignore[arg-type]
         spec, auc, bss = (float(row[k]) for k in ("spectrum_ratio", "auc", "bss"))  # type: ignore[arg-type]
         out[str(row["variable"])] = {
-            "calibrated": bool(SSR_RANGE[0] <= ssr <= SSR_RANGE[1] and ratio <= OUTLIER_EXCESS),
+            "calibrated": bool(in_range >= SSR_FRACTION and ratio <= OUTLIER_EXCESS),
             "realistic": None if np.isnan(spec) else bool(1 / SPECTRUM_FACTOR <= spec <= SPECTRUM_FACTOR),
             "extremes": None if np.isnan(auc) else bool(auc >= AUC_MIN and bss > 0),
         }
@@ -134,7 +156,11 @@ def verdicts(ds: xr.Dataset) -> list[str]:
             verdict = "no"
         return f"{title}: {verdict} ({detail})"
 
-    cal = "; ".join(f"{r['variable']} SSR {r['ssr']:.2f}, outliers {r['outlier_ratio']:.1f}× 2/(M+1)" for r in rows)
+    cal = "; ".join(
+        f"{r['variable']} SSR {r['ssr_min']:.2f}–{r['ssr_max']:.2f} ({r['ssr_in_range']:.0%} of leads in 0.8–1.2), "
+        f"outliers {r['outlier_ratio']:.1f}× 2/(M+1)"
+        for r in rows
+    )
     phys = "; ".join(f"{r['variable']} member/truth small-scale power {r['spectrum_ratio']:.2f}" for r in rows)
     ext = "; ".join(f"{r['variable']} AUC {r['auc']:.2f}, BSS {r['bss']:.2f}" for r in rows)
     pct = rows[0]["percentile"] if rows else float("nan")
@@ -148,19 +174,43 @@ def verdicts(ds: xr.Dataset) -> list[str]:
 def _table_rows(ds: xr.Dataset) -> tuple[list[str], list[list[str]]]:
     rows = summary_table(ds)
     judged = _judge(rows)
-    head = ["variable", "units", "SSR (mean, lead > 0)", "outliers / 2/(M+1)", "calibrated",
-            "member/truth small-scale power", "realistic", "ROC AUC", "BSS", "good at extremes",
-            "RMSE (last lead)", "CRPS (last lead)"]
+    head = [
+        "variable",
+        "units",
+        "SSR (min–max, lead > 0)",
+        "leads with SSR in 0.8–1.2",
+        "outliers / 2/(M+1)",
+        "calibrated",
+        "member/truth small-scale power",
+        "realistic",
+        "ROC AUC",
+        "BSS",
+        "good at extremes",
+        "RMSE (last lead)",
+        "CRPS (last lead)",
+    ]
     body = []
     for r in rows:
         var = str(r["variable"])
         units = str(ds["units"].sel(variable=var).values) if "units" in ds.coords else ""
         j = judged[var]
-        body.append([
-            var, units, f"{r['ssr']:.2f}", f"{r['outlier_ratio']:.2f}", _mark(j["calibrated"]),
-            f"{r['spectrum_ratio']:.2f}", _mark(j["realistic"]), f"{r['auc']:.3f}", f"{r['bss']:.3f}",
-            _mark(j["extremes"]), f"{r['rmse_last']:.4g}", f"{r['crps_last']:.4g}",
-        ])
+        body.append(
+            [
+                var,
+                units,
+                f"{r['ssr_min']:.2f}–{r['ssr_max']:.2f}",
+                f"{r['ssr_in_range']:.0%}",
+                f"{r['outlier_ratio']:.2f}",
+                _mark(j["calibrated"]),
+                f"{r['spectrum_ratio']:.2f}",
+                _mark(j["realistic"]),
+                f"{r['auc']:.3f}",
+                f"{r['bss']:.3f}",
+                _mark(j["extremes"]),
+                f"{r['rmse_last']:.4g}",
+                f"{r['crps_last']:.4g}",
+            ]
+        )
     return head, body
 
 
@@ -193,17 +243,24 @@ def write_report(
     m = int(ds.attrs["n_members"])
     n_init = ds.sizes.get("init_time", 0)
     hours = ds["lead_time"].values.astype("timedelta64[s]").astype(np.int64) / 3600.0
-    intro = (f"Store `{store}`: {n_init} start date(s) × {m} members, variables "
-             f"{', '.join(map(str, ds['variable'].values))}, lead times {hours[0]:g}–{hours[-1]:g} h, regions "
-             f"{', '.join(map(str, ds['region'].values))}. Diagnosed in {seconds:.1f} s.")
+    intro = (
+        f"Store `{store}`: {n_init} start date(s) × {m} members, variables "
+        f"{', '.join(map(str, ds['variable'].values))}, lead times {hours[0]:g}–{hours[-1]:g} h, regions "
+        f"{', '.join(map(str, ds['region'].values))}. Diagnosed in {seconds:.1f} s."
+    )
     excluded = ds.attrs.get("excluded_members", "{}")
     md = ["# hens diagnose report", "", intro, ""]
     md += ["## Verdicts", ""] + [f"- {ln}" for ln in lines] + [""]
     md += ["## Summary", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     md += ["| " + " | ".join(row) + " |" for row in body]
-    md += ["", "Rules: calibrated = SSR in [0.8, 1.2] and outliers ≤ 1.5× 2/(M+1); realistic = member/truth power "
-           "within a factor 1.5 at the smaller half of the scales (last lead); good at extremes = ROC AUC ≥ 0.75 "
-           "and Brier skill score > 0 at the map lead times.", ""]
+    md += [
+        "",
+        "Rules: calibrated = SSR in [0.8, 1.2] at ≥ 75 % of the lead times > 0 and outliers ≤ 1.5× 2/(M+1); "
+        "realistic = member/truth power within a factor 1.5 at the smaller half of the scales (last lead); "
+        "good at extremes = ROC AUC ≥ 0.75 "
+        "and Brier skill score > 0 at the map lead times.",
+        "",
+    ]
     if excluded not in ("{}", ""):
         md += [f"Excluded members (non-finite or not generated): `{excluded}`", ""]
     md += ["## Plots", ""]
@@ -211,16 +268,24 @@ def write_report(
         rel = Path(p).relative_to(out_dir)
         md += [f"### {captions.get(Path(p).stem, Path(p).stem)}", "", f"![{Path(p).stem}]({rel.as_posix()})", ""]
     scores_name = "scores.zarr" if (out_dir / "scores.zarr").exists() else "scores.nc"
-    md += ["## Data", "", f"All numbers are in [`{scores_name}`]({scores_name}) "
-           "(open with `xarray.open_dataset`/`open_zarr`).", ""]
+    md += [
+        "## Data",
+        "",
+        f"All numbers are in [`{scores_name}`]({scores_name}) (open with `xarray.open_dataset`/`open_zarr`).",
+        "",
+    ]
     report = out_dir / "report.md"
     report.write_text("\n".join(md), encoding="utf-8")
 
     esc = html_lib.escape
-    parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>hens diagnose report</title>",
-             "<style>body{font-family:sans-serif;max-width:1400px;margin:auto}table{border-collapse:collapse}"
-             "td,th{border:1px solid #999;padding:3px 8px}img{max-width:100%}</style></head><body>",
-             "<h1>hens diagnose report</h1>", f"<p>{esc(intro)}</p>", "<h2>Verdicts</h2><ul>"]
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>hens diagnose report</title>",
+        "<style>body{font-family:sans-serif;max-width:1400px;margin:auto}table{border-collapse:collapse}"
+        "td,th{border:1px solid #999;padding:3px 8px}img{max-width:100%}</style></head><body>",
+        "<h1>hens diagnose report</h1>",
+        f"<p>{esc(intro)}</p>",
+        "<h2>Verdicts</h2><ul>",
+    ]
     parts += [f"<li>{esc(ln)}</li>" for ln in lines]
     parts += ["</ul><h2>Summary</h2><table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr>"]
     parts += ["<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in body]

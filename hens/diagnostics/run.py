@@ -18,7 +18,15 @@ import numpy as np
 import xarray as xr
 
 from hens.diagnostics.blocks import BlockOptions
-from hens.diagnostics.climatology import demo_climatology, load_climatology, month_hour_index, percentile_name, quantile_name
+from hens.diagnostics.climatology import (
+    demo_climatology,
+    load_climatology,
+    month_hour_index,
+    percentile_name,
+    quantile_name,
+    shipped_demo_climatology,
+    shipped_matches,
+)
 from hens.diagnostics.cluster import dask_computer
 from hens.diagnostics.dataset import (
     align_verification,
@@ -110,6 +118,23 @@ def _regions(spec: DiagnoseSpec, lat: np.ndarray, lon: np.ndarray) -> tuple[list
     return names, np.stack(masks)
 
 
+def _check_spectral_grid(spec: DiagnoseSpec, lat: np.ndarray, lon: np.ndarray) -> None:
+    from hens.diagnostics.spectral import grid_latitudes
+
+    expected = grid_latitudes(lat.size, grid=spec.grid)
+    if lat.size < 3 or not (np.allclose(lat, expected, atol=1e-3) or np.allclose(lat, expected[::-1], atol=1e-3)):
+        raise HensError(
+            f"the store's {lat.size} latitudes are not the global {spec.grid} grid the spectra need; set "
+            "diagnose.spectral.grid to the store's grid (equiangular, legendre-gauss, lobatto) or "
+            "diagnose.spectral.enabled=false"
+        )
+    steps = np.diff(np.concatenate([lon, [lon[0] + 360.0]]))
+    if not np.allclose(steps, 360.0 / lon.size, atol=1e-6):
+        raise HensError(
+            "the store's longitudes are not equally spaced around the globe; set diagnose.spectral.enabled=false"
+        )
+
+
 def _map_lead_index(spec: DiagnoseSpec, hours: np.ndarray) -> list[int]:
     if spec.extremes.map_lead_hours is None:
         wanted = [120.0, float(hours[-1])]
@@ -135,34 +160,63 @@ def _prob_thresholds(spec: DiagnoseSpec, m: int) -> tuple[float, ...]:
     return tuple(float(v) for v in values)
 
 
-def _climatology(spec: DiagnoseSpec, attrs: dict[str, Any], variables: list[str], lat: np.ndarray,
-                 lon: np.ndarray) -> xr.Dataset:
+def _select_percentiles(clim: xr.Dataset, wanted: tuple[float, ...], what: str) -> xr.Dataset:
+    have = np.asarray(clim["percentile"].values, dtype=np.float64)
+    missing = [p for p in wanted if not np.isclose(have, p).any()]
+    if missing:
+        raise HensError(
+            f"{what} has percentiles {[float(h) for h in have]} but diagnose.extremes.percentiles asks for "
+            f"{missing}; choose among those"
+            + (" or set diagnose.climatology.source=truth" if "shipped" in what else "")
+        )
+    keep = [int(np.flatnonzero(np.isclose(have, p))[0]) for p in wanted]
+    return clim.isel(percentile=keep)
+
+
+def _climatology(
+    spec: DiagnoseSpec, attrs: dict[str, Any], variables: list[str], lat: np.ndarray, lon: np.ndarray
+) -> xr.Dataset:
+    """The climatology: ``diagnose.climatology.path``, else the shipped demo one, else a demo truth-run build."""
     c = spec.climatology
-    levels = np.linspace(0.0, 1.0, c.n_quantiles)
     if c.path is not None:
         clim = load_climatology(c.path, variables, lat, lon)
-        have = np.asarray(clim["percentile"].values, dtype=np.float64)
-        missing = [p for p in spec.extremes.percentiles if not np.isclose(have, p).any()]
-        if missing:
-            raise HensError(
-                f"diagnose.climatology.path has percentiles {list(have)} but diagnose.extremes.percentiles asks for "
-                f"{missing}; choose among the stored ones"
-            )
-        keep = [int(np.flatnonzero(np.isclose(have, p))[0]) for p in spec.extremes.percentiles]
-        return clim.isel(percentile=keep)
+        return _select_percentiles(clim, spec.extremes.percentiles, "diagnose.climatology.path")
     info = demo_world_info(attrs)
     if info is None:
         raise HensError(
             "the store was not made from the demo world, so its climatology is unknown; set "
             "diagnose.climatology.path=<Zarr of percentiles and quantiles> or diagnose.extremes.enabled=false"
         )
-    clim = demo_climatology(
-        info.get("demo_world") or {}, start=c.start, days=c.days, percentiles=spec.extremes.percentiles,
-        quantile_levels=levels, by_month=c.by_month, by_hour=c.by_hour, pool_longitude=c.pool_longitude,
-        fingerprint=info.get("fingerprint"),
-    )
+    world = info.get("demo_world") or {}
+    use_shipped = c.source == "shipped" or (c.source == "auto" and shipped_matches(world))
+    if c.source == "shipped" and not shipped_matches(world):
+        raise HensError(
+            "diagnose.climatology.source=shipped: the store's demo world has other physics than the shipped "
+            "climatology's; use diagnose.climatology.source=truth (or auto)"
+        )
+    if use_shipped:
+        clim = _select_percentiles(
+            shipped_demo_climatology(), spec.extremes.percentiles, "the shipped demo climatology"
+        )
+    else:
+        clim = demo_climatology(
+            world,
+            start=c.start,
+            days=c.days,
+            percentiles=spec.extremes.percentiles,
+            quantile_levels=np.linspace(0.0, 1.0, c.n_quantiles),
+            by_month=c.by_month,
+            by_hour=c.by_hour,
+            pool_longitude=c.pool_longitude,
+            fingerprint=info.get("fingerprint"),
+        )
+    missing = [v for v in variables if percentile_name(v) not in clim or quantile_name(v) not in clim]
+    if missing:
+        raise HensError(f"the demo climatology lacks {', '.join(missing)}; set diagnose.climatology.source=truth")
     if not (np.allclose(clim["lat"].values, lat, atol=1e-4) and np.allclose(clim["lon"].values, lon, atol=1e-4)):
-        raise HensError("the demo-world climatology is on another grid than the store; was the store's demo_world edited?")
+        raise HensError(
+            "the demo-world climatology is on another grid than the store; set diagnose.climatology.source=truth"
+        )
     return clim
 
 
@@ -186,6 +240,8 @@ def diagnose(store: Path, spec: DiagnoseSpec) -> DiagnoseResult:
     truth = open_verification(attrs, valid, path=spec.verification_path, variables=variables)
     obs = align_verification(truth, fc)
     region_names, masks = _regions(spec, lat, lon)
+    if spec.spectral:
+        _check_spectral_grid(spec, lat, lon)
 
     extremes = spec.extremes.enabled
     clim = _climatology(spec, attrs, variables, lat, lon) if extremes else None
@@ -193,8 +249,12 @@ def diagnose(store: Path, spec: DiagnoseSpec) -> DiagnoseResult:
     if clim is not None:
         month_i, hour_i = month_hour_index(clim, valid)
     options = BlockOptions(
-        n_members=m, sigma_edges=spec.extremes.sigma_edges, n_prob_bins=spec.extremes.reliability_bins,
-        prob_thresholds=_prob_thresholds(spec, m), tie_break=spec.tie_break, seed=spec.seed,
+        n_members=m,
+        sigma_edges=spec.extremes.sigma_edges,
+        n_prob_bins=spec.extremes.reliability_bins,
+        prob_thresholds=_prob_thresholds(spec, m),
+        tie_break=spec.tie_break,
+        seed=spec.seed,
     )
     map_index = _map_lead_index(spec, hours)
 
@@ -204,14 +264,26 @@ def diagnose(store: Path, spec: DiagnoseSpec) -> DiagnoseResult:
         if clim is not None and spec.extremes.percentiles:
             pct = clim[percentile_name(var)]
         graphs[f"stats/{var}"] = statistics_graph(
-            fc[var], obs[var], masks, options, percentile_clim=pct, month_index=month_i, hour_index=hour_i,
-            lead_chunk=spec.lead_chunk, lat_chunk=spec.lat_chunk, lon_chunk=spec.lon_chunk, seed_key=(v_i,),
+            fc[var],
+            obs[var],
+            masks,
+            options,
+            percentile_clim=pct,
+            month_index=month_i,
+            hour_index=hour_i,
+            lead_chunk=spec.lead_chunk,
+            lat_chunk=spec.lat_chunk,
+            lon_chunk=spec.lon_chunk,
+            seed_key=(v_i,),
         )
         if spec.spectral:
             graphs[f"spectra/{var}"] = spectra_lazy(fc[var], obs[var], grid=spec.grid)
         graphs[f"maps/{var}"] = maps_lazy(
-            fc[var], obs[var], map_lead_index=map_index,
-            mclimate=None if clim is None else clim[quantile_name(var)], mclimate_month_index=month_i,
+            fc[var],
+            obs[var],
+            map_lead_index=map_index,
+            mclimate=None if clim is None else clim[quantile_name(var)],
+            mclimate_month_index=month_i,
         )
 
     t_compute = time.perf_counter()
@@ -221,8 +293,12 @@ def diagnose(store: Path, spec: DiagnoseSpec) -> DiagnoseResult:
 
     units = {v: str(fc[v].attrs.get("units", "")) for v in variables}
     scores = stats_to_dataset(
-        {v: results[f"stats/{v}"] for v in variables}, n_members=m, lead_time=fc["lead_time"].values,
-        regions=region_names, options=options, percentiles=spec.extremes.percentiles if clim is not None else (),
+        {v: results[f"stats/{v}"] for v in variables},
+        n_members=m,
+        lead_time=fc["lead_time"].values,
+        regions=region_names,
+        options=options,
+        percentiles=spec.extremes.percentiles if clim is not None else (),
         units=units,
     )
     scores = _add_spectra_and_maps(scores, results, variables, spec, lat, lon)
@@ -236,28 +312,47 @@ def diagnose(store: Path, spec: DiagnoseSpec) -> DiagnoseResult:
     seconds = time.perf_counter() - t_start
     report, html = write_report(scores, out_dir, plots, lines, store=store, seconds=seconds)
     return DiagnoseResult(
-        output_dir=out_dir, scores=scores_path, report=report, html=html, plots=tuple(plots),
-        variables=tuple(variables), n_init_times=fc.sizes["init_time"], n_lead_times=fc.sizes["lead_time"],
-        n_members=m, n_excluded=ens.n_excluded, verdicts=tuple(lines), seconds=time.perf_counter() - t_start,
+        output_dir=out_dir,
+        scores=scores_path,
+        report=report,
+        html=html,
+        plots=tuple(plots),
+        variables=tuple(variables),
+        n_init_times=fc.sizes["init_time"],
+        n_lead_times=fc.sizes["lead_time"],
+        n_members=m,
+        n_excluded=ens.n_excluded,
+        verdicts=tuple(lines),
+        seconds=time.perf_counter() - t_start,
         compute_seconds=compute_seconds,
     )
 
 
-def _add_spectra_and_maps(scores: xr.Dataset, results: dict[str, Any], variables: list[str], spec: DiagnoseSpec,
-                          lat: np.ndarray, lon: np.ndarray) -> xr.Dataset:
+def _add_spectra_and_maps(
+    scores: xr.Dataset,
+    results: dict[str, Any],
+    variables: list[str],
+    spec: DiagnoseSpec,
+    lat: np.ndarray,
+    lon: np.ndarray,
+) -> xr.Dataset:
     from hens.diagnostics.spectral import wavelength_km
 
     if spec.spectral:
-        spectra = xr.concat([results[f"spectra/{v}"] for v in variables], dim="variable", coords="minimal",
-                            compat="override").assign_coords(variable=variables)
+        spectra = xr.concat(
+            [results[f"spectra/{v}"] for v in variables], dim="variable", coords="minimal", compat="override"
+        ).assign_coords(variable=variables)
         spectra = spectra.assign_coords(lead_time=scores["lead_time"].values)
         spectra = spectra.assign_coords(wavelength_km=("degree", wavelength_km(spectra["degree"].values)))
-        spectra.attrs = {"long_name": "angular power spectrum, mean over start dates",
-                         "comment": "sum over m of |c_lm|^2 with orthonormal harmonics; units of the variable^2 sr"}
+        spectra.attrs = {
+            "long_name": "angular power spectrum, mean over start dates",
+            "comment": "sum over m of |c_lm|^2 with orthonormal harmonics; units of the variable^2 sr",
+        }
         scores["power_spectrum"] = spectra.transpose("spectrum", "variable", "lead_time", "degree")
         scores = scores.assign_coords(wavelength_km=spectra["wavelength_km"])
-    maps = xr.concat([results[f"maps/{v}"] for v in variables], dim="variable", coords="minimal",
-                     compat="override").assign_coords(variable=variables)
+    maps = xr.concat(
+        [results[f"maps/{v}"] for v in variables], dim="variable", coords="minimal", compat="override"
+    ).assign_coords(variable=variables)
     maps = maps.rename({"lead_time": "map_lead_time"}).assign_coords(lat=lat, lon=lon)
     scores["best_member_error_map"] = maps["best_member_error"].transpose("variable", "map_lead_time", "lat", "lon")
     scores["best_member_error_map"].attrs = {"long_name": "absolute error of the best member, mean over start dates"}

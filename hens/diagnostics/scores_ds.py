@@ -65,7 +65,9 @@ def _concat_leads(parts: list[BlockStats]) -> BlockStats:
     return {key: np.concatenate([p[key] for p in parts], axis=0) for key in parts[0]}
 
 
-def _thresholds_for_block(clim: np.ndarray | None, month_index: np.ndarray, hour_index: np.ndarray) -> np.ndarray | None:
+def _thresholds_for_block(
+    clim: np.ndarray | None, month_index: np.ndarray, hour_index: np.ndarray
+) -> np.ndarray | None:
     """Pick ``clim[P, month, hour, a, b]`` at each lead's (month, hour) → ``[L, P, a, b]``."""
     if clim is None:
         return None
@@ -136,7 +138,8 @@ def statistics_graph(
     if percentile_clim is not None:
         cl = da.asarray(percentile_clim.transpose("percentile", "month", "hour", "lat", "lon").data)
         cl_blocks = cl.rechunk((-1, -1, -1, ac, oc)).to_delayed()
-        assert month_index is not None and hour_index is not None
+        if month_index is None or hour_index is None:
+            raise ValueError("percentile_clim needs month_index and hour_index")
     task = dask.delayed(_block_task, pure=True)
     lead_bounds = _chunk_bounds(fc.chunks[2])
     lat_bounds = _chunk_bounds(fc.chunks[3])
@@ -150,10 +153,19 @@ def statistics_graph(
                     clim_block = None if cl_blocks is None else cl_blocks[0, 0, 0, a, b]
                     mi = np.zeros(l1 - l0, dtype=np.int64) if month_index is None else month_index[i, l0:l1]
                     hi = np.zeros(l1 - l0, dtype=np.int64) if hour_index is None else hour_index[i, l0:l1]
-                    parts.append(task(
-                        fc_blocks[i, 0, j, a, b], ob_blocks[i, j, a, b], clim_block, mi, hi,
-                        lat[a0:a1], masks[:, a0:a1, b0:b1], options, (*seed_key, i, l0, a0, b0),
-                    ))
+                    parts.append(
+                        task(
+                            fc_blocks[i, 0, j, a, b],
+                            ob_blocks[i, j, a, b],
+                            clim_block,
+                            mi,
+                            hi,
+                            lat[a0:a1],
+                            masks[:, a0:a1, b0:b1],
+                            options,
+                            (*seed_key, i, l0, a0, b0),
+                        )
+                    )
         per_lead.append(_tree_sum(parts))
     return dask.delayed(_concat_leads, pure=True)(per_lead)
 
@@ -183,9 +195,12 @@ def spectra_lazy(forecast: xr.DataArray, obs: xr.DataArray, *, grid: str = "equi
     def power(x: xr.DataArray) -> xr.DataArray:
         x = x.chunk({"lat": -1, "lon": -1})
         return xr.apply_ufunc(
-            angular_power_spectrum, x,
-            input_core_dims=[["lat", "lon"]], output_core_dims=[["degree"]],
-            dask="parallelized", output_dtypes=[np.float64],
+            angular_power_spectrum,
+            x,
+            input_core_dims=[["lat", "lon"]],
+            output_core_dims=[["degree"]],
+            dask="parallelized",
+            output_dtypes=[np.float64],
             dask_gufunc_kwargs={"output_sizes": {"degree": n_l}},
             kwargs={"lat_deg": lat, "grid": grid, "lmax": n_l},
         ).astype(np.float64)
@@ -227,19 +242,38 @@ def maps_lazy(
     ob = obs.isel(lead_time=idx)
     ob = ob.chunk(dict(zip(ob.dims, [fc.variable.chunksizes[d] for d in ob.dims], strict=True)))
     best = xr.apply_ufunc(
-        best_member_error, fc, ob, input_core_dims=[["member"], []], dask="parallelized",
-        output_dtypes=[np.float64], kwargs={"member_axis": -1},
+        best_member_error,
+        fc,
+        ob,
+        input_core_dims=[["member"], []],
+        dask="parallelized",
+        output_dtypes=[np.float64],
+        kwargs={"member_axis": -1},
     ).mean("init_time")
     out = xr.Dataset({"best_member_error": best})
     if mclimate is not None:
-        assert mclimate_month_index is not None
-        sel = xr.DataArray(np.asarray(mclimate_month_index)[:, idx], dims=("init_time", "lead_time"),
-                           coords={"init_time": fc["init_time"], "lead_time": fc["lead_time"]})
-        q = mclimate.isel(month=sel).transpose("init_time", "lead_time", "lat", "lon", "quantile")
+        if mclimate_month_index is None:
+            raise ValueError("mclimate needs mclimate_month_index")
+        sel = xr.DataArray(
+            np.asarray(mclimate_month_index)[:, idx],
+            dims=("init_time", "lead_time"),
+            coords={"init_time": fc["init_time"], "lead_time": fc["lead_time"]},
+        )
+        # lazy (one month and one field tile per chunk), so the quantiles of every (start date, lead) are never
+        # materialised at once
+        mclim = mclimate.chunk(
+            {"quantile": -1, "month": 1, "lat": fc.variable.chunksizes["lat"], "lon": fc.variable.chunksizes["lon"]}
+        )
+        q = mclim.isel(month=sel).transpose("init_time", "lead_time", "lat", "lon", "quantile")
         q = q.chunk({d: fc.variable.chunksizes[d] for d in ("init_time", "lead_time", "lat", "lon")} | {"quantile": -1})
         levels = np.asarray(mclimate["quantile"].values, dtype=np.float64)
         out["efi"] = xr.apply_ufunc(
-            efi, q, fc, input_core_dims=[["quantile"], ["member"]], dask="parallelized", output_dtypes=[np.float64],
+            efi,
+            q,
+            fc,
+            input_core_dims=[["quantile"], ["member"]],
+            dask="parallelized",
+            output_dtypes=[np.float64],
             kwargs={"member_axis": -1, "quantile_axis": -1, "quantile_levels": levels},
         )
     return out
@@ -312,7 +346,10 @@ def stats_to_dataset(
                     bss[p, v, lead, r] = 1.0 - dec.brier_score / dec.uncertainty if dec.uncertainty > 0 else np.nan
                     curve = reliability_curve_from_counts(counts)
                     rel_p[p, v, lead, r], rel_f[p, v, lead, r], rel_n[p, v, lead, r] = (
-                        curve.mean_prob, curve.obs_frequency, curve.counts)
+                        curve.mean_prob,
+                        curve.obs_frequency,
+                        curve.counts,
+                    )
                     roc = roc_curve_from_counts(RocCounts(np.asarray(options.prob_thresholds), *s["roc"][lead, r, p]))
                     pod[p, v, lead, r], pofd[p, v, lead, r], auc[p, v, lead, r] = roc.pod, roc.pofd, roc.auc
 
@@ -335,27 +372,41 @@ def stats_to_dataset(
     dims_p = ("percentile", "variable", "lead_time", "region")
     ds = xr.Dataset(
         {
-            "scores": (("metric", "variable", "lead_time", "region"), scores, {
-                "long_name": "latitude-weighted ensemble scores, mean over start dates",
-                "comment": "rmse, bias, crps, spread, best_member_mae in the variable's units; ssr and "
-                           "outlier_fraction dimensionless",
-            }),
-            "rank_histogram": (("variable", "lead_time", "region", "rank"), rank,
-                               {"long_name": "relative frequency of the truth's rank among the members",
-                                "units": "1"}),
-            "sigma_histogram": (("variable", "lead_time", "region", "sigma_bin"), sigma,
-                                {"long_name": "relative frequency of (truth - ensemble mean) / ensemble std",
-                                 "units": "1"}),
+            "scores": (
+                ("metric", "variable", "lead_time", "region"),
+                scores,
+                {
+                    "long_name": "latitude-weighted ensemble scores, mean over start dates",
+                    "comment": "rmse, bias, crps, spread, best_member_mae in the variable's units; ssr and "
+                    "outlier_fraction dimensionless",
+                },
+            ),
+            "rank_histogram": (
+                ("variable", "lead_time", "region", "rank"),
+                rank,
+                {"long_name": "relative frequency of the truth's rank among the members", "units": "1"},
+            ),
+            "sigma_histogram": (
+                ("variable", "lead_time", "region", "sigma_bin"),
+                sigma,
+                {"long_name": "relative frequency of (truth - ensemble mean) / ensemble std", "units": "1"},
+            ),
             "brier_score": (dims_p, bs, {"long_name": "Brier score of P(value > percentile)", "units": "1"}),
             "fair_brier_score": (dims_p, fbs, {"long_name": "fair Brier score (Ferro 2014)", "units": "1"}),
-            "brier_skill_score": (dims_p, bss, {"long_name": "Brier skill score vs the sample climatology",
-                                                "units": "1"}),
+            "brier_skill_score": (
+                dims_p,
+                bss,
+                {"long_name": "Brier skill score vs the sample climatology", "units": "1"},
+            ),
             "base_rate": (dims_p, base, {"long_name": "observed event frequency", "units": "1"}),
             "roc_auc": (dims_p, auc, {"long_name": "area under the ROC curve", "units": "1"}),
             "reliability_prob": (dims_p + ("prob_bin",), rel_p, {"long_name": "mean forecast probability"}),
             "reliability_freq": (dims_p + ("prob_bin",), rel_f, {"long_name": "observed relative frequency"}),
-            "reliability_count": (dims_p + ("prob_bin",), rel_n,
-                                  {"long_name": "latitude-weighted number of forecasts in the bin"}),
+            "reliability_count": (
+                dims_p + ("prob_bin",),
+                rel_n,
+                {"long_name": "latitude-weighted number of forecasts in the bin"},
+            ),
             "roc_pod": (dims_p + ("prob_threshold",), pod, {"long_name": "probability of detection"}),
             "roc_pofd": (dims_p + ("prob_threshold",), pofd, {"long_name": "probability of false detection"}),
         },

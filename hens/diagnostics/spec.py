@@ -21,11 +21,13 @@ FORMATS = ("zarr", "netcdf")
 SCHEDULERS = ("threads", "processes", "synchronous", "distributed")
 TIE_BREAKS = ("random", "low", "high")
 GRIDS = ("equiangular", "legendre-gauss", "lobatto")
+CLIMATOLOGY_SOURCES = ("auto", "shipped", "truth")
 
 
 @dataclass(frozen=True)
 class ClimatologySpec:
     path: str | None
+    source: str  #: auto | shipped | truth (demo world only)
     start: str | None
     days: float
     by_month: bool
@@ -176,7 +178,9 @@ def _start_dates(cfg: DictConfig) -> tuple[np.datetime64, ...] | None:
         try:
             t = np.datetime64(d, "ns")
         except ValueError as err:
-            raise ConfigError(f"diagnose.start_dates: {d!r} is not an ISO 8601 date-time (e.g. 2000-03-01T00:00)") from err
+            raise ConfigError(
+                f"diagnose.start_dates: {d!r} is not an ISO 8601 date-time (e.g. 2000-03-01T00:00)"
+            ) from err
         if np.isnat(t):
             raise ConfigError(f"diagnose.start_dates: {d!r} is not a date-time")
         out.append(t)
@@ -186,7 +190,9 @@ def _start_dates(cfg: DictConfig) -> tuple[np.datetime64, ...] | None:
 def _sigma_edges(cfg: DictConfig) -> tuple[float, ...]:
     edges = _number_list(cfg, "diagnose.extremes.sigma_edges")
     if edges is None or len(edges) < 1 or any(b <= a for a, b in zip(edges[:-1], edges[1:], strict=True)):
-        raise ConfigError("diagnose.extremes.sigma_edges must be an increasing list of numbers, e.g. [-3,-2,-1,0,1,2,3]")
+        raise ConfigError(
+            "diagnose.extremes.sigma_edges must be an increasing list of numbers, e.g. [-3,-2,-1,0,1,2,3]"
+        )
     if any(math.isinf(e) for e in edges):
         raise ConfigError("diagnose.extremes.sigma_edges: give finite edges; ±inf are added at the ends")
     return (-math.inf, *edges, math.inf)
@@ -213,11 +219,12 @@ def diagnose_spec(cfg: DictConfig) -> DiagnoseSpec:
             raise ConfigError(f"diagnose.climatology.start={start!r} is not an ISO 8601 date-time or null") from err
     clim = ClimatologySpec(
         path=_get(cfg, "diagnose.climatology.path"),
+        source=_choice(cfg, "diagnose.climatology.source", CLIMATOLOGY_SOURCES, "auto"),
         start=None if start is None else str(start),
         days=float(days),
         by_month=_bool(cfg, "diagnose.climatology.by_month", False),
         by_hour=_bool(cfg, "diagnose.climatology.by_hour", False),
-        pool_longitude=_bool(cfg, "diagnose.climatology.pool_longitude", True),
+        pool_longitude=_bool(cfg, "diagnose.climatology.pool_longitude", False),
         n_quantiles=n_quantiles,
     )
 
@@ -244,7 +251,9 @@ def diagnose_spec(cfg: DictConfig) -> DiagnoseSpec:
 
     jobqueue = _get(cfg, "diagnose.dask.jobqueue")
     if jobqueue is not None and not isinstance(jobqueue, dict):
-        raise ConfigError("diagnose.dask.jobqueue must be a mapping like {kind: slurm, jobs: 4, cores: 32, memory: 128GB}")
+        raise ConfigError(
+            "diagnose.dask.jobqueue must be a mapping like {kind: slurm, jobs: 4, cores: 32, memory: 128GB}"
+        )
     address = _get(cfg, "diagnose.dask.address")
     dask_spec = DaskSpec(
         scheduler=_choice(cfg, "diagnose.dask.scheduler", SCHEDULERS, "threads"),
