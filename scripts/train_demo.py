@@ -7,7 +7,8 @@ DemoWorldSpec with ``seed=1`` and an epoch in 1990, so forecasts verified on the
 out-of-sample); each checkpoint differs from the others only by its seed (initial weights and batch order).
 Each model: torch-harmonics' SFNO on the 33×64 equiangular grid, trained on normalised one-step targets (MSE),
 starting from persistence (zero last decoder layer), loss weighted by the inverse variance of each
-channel's 6-h change, then briefly on two-step rollouts for stability, for a fixed number of optimiser steps.  Prints RMSE vs lead
+channel's 6-h change, then briefly on two-step rollouts for stability, for a fixed number of optimiser
+steps.  Prints RMSE vs lead
 against persistence on held-out truth and stores the 48-h RMSE per channel (the bred vectors' amplitude) in
 each package's metadata.
 """
@@ -157,7 +158,9 @@ def main() -> None:
     write_climatology(train.numpy(), Path("hens/demo/climatology.npz"))
     if args.climatology_only:
         return
-    print(f"truth: {train.shape[0]} training and {valid.shape[0]} validation samples in {time.perf_counter() - t0:.0f} s")
+    print(
+        f"truth: {train.shape[0]} training and {valid.shape[0]} validation samples in {time.perf_counter() - t0:.0f} s"
+    )
     mean = train.mean(dim=(0, 2, 3), keepdim=True)[0:1]
     std = train.std(dim=(0, 2, 3), keepdim=True)[0:1]
     weights = lat_weights(TRAIN_WORLD.lat())
@@ -174,8 +177,12 @@ def main() -> None:
 
         err = rmse_by_lead(step, valid, starts, 40, weights)
         finite60 = bool(torch.isfinite(torch.as_tensor(rmse_by_lead(step, valid, starts[:4], 60, weights))).all())
-        print(f"seed {seed} z500        " + "".join(f"{err[k, 0]:>9.0f}" for k in leads)
-              + f"   u500@48h {err[8, 1]:.2f}  ({steps} steps, {seconds:.0f} s, loss {loss:.4f}, 60-step finite {finite60})")
+        print(
+            f"seed {seed} z500        "
+            + "".join(f"{err[k, 0]:>9.0f}" for k in leads)
+            + f"   u500@48h {err[8, 1]:.2f}  ({steps} steps, {seconds:.0f} s, loss {loss:.4f}, "
+            f"60-step finite {finite60})"
+        )
         write_package(
             args.out / f"demo_sfno_s{seed}",
             state_dict=net.state_dict(),
@@ -190,8 +197,14 @@ def main() -> None:
                 "rmse_48h": {c: float(err[8, i]) for i, c in enumerate(DEMO_CHANNELS)},
                 "rmse_24h": {c: float(err[4, i]) for i, c in enumerate(DEMO_CHANNELS)},
                 "persistence_rmse_24h": {c: float(persistence[4, i]) for i, c in enumerate(DEMO_CHANNELS)},
-                "train": {"seed": seed, "optimizer_steps": steps, "seconds": round(seconds, 1),
-                          "train_days": args.train_days, "world_seed": TRAIN_WORLD.seed, "epoch": TRAIN_WORLD.epoch},
+                "train": {
+                    "seed": seed,
+                    "optimizer_steps": steps,
+                    "seconds": round(seconds, 1),
+                    "train_days": args.train_days,
+                    "world_seed": TRAIN_WORLD.seed,
+                    "epoch": TRAIN_WORLD.epoch,
+                },
             },
         )
     print(f"total wall time {time.perf_counter() - t0:.0f} s")

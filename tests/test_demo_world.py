@@ -49,7 +49,9 @@ def test_bad_times_are_rejected():
 
 def test_other_world_parameters_spin_up_their_own_trajectory(tmp_path, monkeypatch):
     monkeypatch.setenv("HENS_CACHE_DIR", str(tmp_path))
-    small = replace(SPEC, spin_up_days=2, block_days=1, solver_nlat=32, solver_nlon=64, solver_lmax=21, solver_dt_s=1800)
+    small = replace(
+        SPEC, spin_up_days=2, block_days=1, solver_nlat=32, solver_nlon=64, solver_lmax=21, solver_dt_s=1800
+    )
     out = truth_states(small, [np.datetime64(small.epoch), np.datetime64("2000-01-02T06:00")])
     assert np.isfinite(out).all() and small.fingerprint() != SPEC.fingerprint()
 

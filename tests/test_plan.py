@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from hens.ensemble.plan import EnsembleLayout, perturbation_seed, plan_work, shard
+from hens.ensemble.plan import EnsembleLayout, perturbation_seed, plan_work, shard, shard_all
 
 
 @pytest.mark.parametrize("control", [True, False])
@@ -52,6 +52,7 @@ def test_sharding_covers_every_chunk_once_and_is_balanced(world_size):
     assert len({it.key for it in flat}) == len(items)
     sizes = [len(s) for s in shards]
     assert max(sizes) - min(sizes) <= 1
+    assert shard_all(items, world_size) == shards
     for it in items:  # chunks never straddle checkpoints
         assert (
             layout.member(it.member_start).checkpoint == layout.member(it.member_stop - 1).checkpoint == it.checkpoint
@@ -64,7 +65,7 @@ def test_huge_ensemble_sharding_simulation():
     items = plan_work(layout, n_init_times=92, batch_size=16)
     n_members_total = 0
     for world_size in (4, 256, 4096):
-        shards = [shard(items, r, world_size) for r in range(world_size)]
+        shards = shard_all(items, world_size)
         sizes = [len(s) for s in shards]
         assert sum(sizes) == len(items) and max(sizes) - min(sizes) <= 1
         n_members_total = sum(it.n_members for s in shards for it in s)

@@ -129,9 +129,7 @@ class ForcedShallowWater(ShallowWaterSolver):
         grid = grid / grid.pow(2).mean().sqrt().clamp_min(1e-30) * self.stir_amplitude * self.stir_envelope
         self.stir = self.grid2spec(grid)
 
-    def advance(
-        self, state: torch.Tensor, hours: float, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
+    def advance(self, state: torch.Tensor, hours: float, generator: torch.Generator | None = None) -> torch.Tensor:
         """One sample interval: stirring drawn from ``generator``, the dynamics for ``hours``, tropical damping."""
         self.set_stirring(generator)
         return self.damp_tropical_eddies(self.step(state, self.steps_per(hours)), hours)
@@ -173,8 +171,6 @@ class ForcedShallowWater(ShallowWaterSolver):
         if abs(n - round(n)) > 1e-9:
             raise ValueError(f"{hours} h is not a whole number of {self.dt} s steps")
         return int(round(n))
-
-
 
 
 def _bump(lat: torch.Tensor, lon: torch.Tensor, lat0_deg: float, lon0_deg: float, radius: float) -> torch.Tensor:

@@ -249,6 +249,8 @@ def write_report(
         f"{', '.join(map(str, ds['region'].values))}. Diagnosed in {seconds:.1f} s."
     )
     excluded = ds.attrs.get("excluded_members", "{}")
+    if "climatology" in ds.attrs:
+        intro += f" Climatology of the extreme-event thresholds and M-climate: {ds.attrs['climatology']}."
     md = ["# hens diagnose report", "", intro, ""]
     md += ["## Verdicts", ""] + [f"- {ln}" for ln in lines] + [""]
     md += ["## Summary", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

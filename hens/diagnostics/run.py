@@ -303,6 +303,8 @@ def diagnose(store: Path, spec: DiagnoseSpec) -> DiagnoseResult:
     )
     scores = _add_spectra_and_maps(scores, results, variables, spec, lat, lon)
     scores.attrs.update(_provenance(store, attrs, ens, spec))
+    if clim is not None:
+        scores.attrs["climatology"] = _describe_climatology(clim)
 
     out_dir = Path(spec.output_dir) if spec.output_dir else default_output_dir(store)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -360,6 +362,14 @@ def _add_spectra_and_maps(
         scores["efi"] = maps["efi"].transpose("variable", "init_time", "map_lead_time", "lat", "lon")
         scores["efi"].attrs = {"long_name": "Extreme Forecast Index vs the model climate", "units": "1"}
     return scores
+
+
+def _describe_climatology(clim: xr.Dataset) -> str:
+    if "source" in clim.attrs:
+        return str(clim.attrs["source"])
+    if "period_start" in clim.attrs:
+        return f"truth {clim.attrs['period_start']} … {clim.attrs['period_end']}"
+    return "diagnose.climatology.path"
 
 
 def _provenance(store: Path, attrs: dict[str, Any], ens: Any, spec: DiagnoseSpec) -> dict[str, Any]:

@@ -127,6 +127,11 @@ def shard(items: list[WorkItem], rank: int, world_size: int) -> list[WorkItem]:
     """
     if not 0 <= rank < world_size:
         raise ValueError(f"rank {rank} outside 0…{world_size - 1}")
+    return shard_all(items, world_size)[rank]
+
+
+def shard_all(items: list[WorkItem], world_size: int) -> list[list[WorkItem]]:
+    """The shards of every rank at once (one sort): ``shard_all(items, W)[r] == shard(items, r, W)``."""
     ordered = sorted(items, key=lambda it: (it.checkpoint, it.init_index, it.member_start))
     n = len(ordered)
-    return ordered[rank * n // world_size : (rank + 1) * n // world_size]
+    return [ordered[r * n // world_size : (r + 1) * n // world_size] for r in range(world_size)]
