@@ -50,16 +50,14 @@ class DemoTruthSource:
 
     def check_available(self, times: np.ndarray) -> None:
         """Raise a HensError naming the first time the demo world cannot provide (before its epoch, off the grid)."""
-        epoch = np.datetime64(self.spec.epoch, "ns")
-        step = np.timedelta64(self.spec.sample_hours, "h")
-        for t in np.asarray(times, dtype="datetime64[ns]"):
-            if t < epoch or (t - epoch) % step != np.timedelta64(0, "ns"):
-                raise HensError(
-                    f"the demo world has no state at {np.datetime_as_string(t, unit='m')}: "
-                    f"it starts at {self.spec.epoch} "
-                    f"every {self.spec.sample_hours} h (breeding also needs the analyses before each start date); "
-                    "choose later ic.start_dates on that grid"
-                )
+        from hens.demo.world import sample_indices
+
+        try:
+            sample_indices(self.spec, np.asarray(times, dtype="datetime64[ns]"))
+        except HensError as err:
+            raise HensError(
+                f"{err} (breeding also needs the analyses before each start date: choose later ic.start_dates)"
+            ) from err
 
     def describe(self) -> dict[str, Any]:
         return {"source": "demo", "demo_world": asdict(self.spec), "fingerprint": self.spec.fingerprint()}

@@ -179,19 +179,26 @@ def _atomic_save(path: Path, **arrays: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
+def _block_path(spec: DemoWorldSpec, index: int) -> Path:
+    return demo_cache_dir() / f"demo-truth-{spec.fingerprint()}" / f"block_{index:05d}.npz"
+
+
+def _end_state(spec: DemoWorldSpec, index: int) -> torch.Tensor:
+    """The solver state after block ``index`` (the start of block index + 1), computing that block if needed."""
+    path = _block_path(spec, index)
+    if not path.is_file():
+        _block(spec, index)
+    with np.load(path) as cached:
+        return torch.from_numpy(cached["end_state"])
+
+
 def _block(spec: DemoWorldSpec, index: int) -> np.ndarray:
     """Samples ``[samples_per_block, C, nlat, nlon]`` of block ``index`` (computed and cached if needed)."""
-    folder = demo_cache_dir() / f"demo-truth-{spec.fingerprint()}"
-    path = folder / f"block_{index:05d}.npz"
+    path = _block_path(spec, index)
     if path.is_file():
         with np.load(path) as cached:
             return cached["samples"]
-    if index == 0:
-        state = spin_up(spec)
-    else:
-        _block(spec, index - 1)  # make sure the previous block (and its end state) exists
-        with np.load(folder / f"block_{index - 1:05d}.npz") as previous:
-            state = torch.from_numpy(previous["end_state"])
+    state = spin_up(spec) if index == 0 else _end_state(spec, index - 1)
     solver, project = _model(spec)
     index0 = index * spec.samples_per_block
     samples = []
@@ -205,7 +212,8 @@ def _block(spec: DemoWorldSpec, index: int) -> np.ndarray:
     return out
 
 
-def _sample_indices(spec: DemoWorldSpec, times: np.ndarray) -> np.ndarray:
+def sample_indices(spec: DemoWorldSpec, times: np.ndarray) -> np.ndarray:
+    """Sample numbers since the epoch of ``times``; a HensError names the first time off the 6-h grid."""
     epoch = np.datetime64(spec.epoch, "ns")
     step = np.timedelta64(spec.sample_hours, "h").astype("timedelta64[ns]")
     offsets = np.asarray(times, dtype="datetime64[ns]") - epoch
@@ -222,7 +230,7 @@ def _sample_indices(spec: DemoWorldSpec, times: np.ndarray) -> np.ndarray:
 def truth_states(spec: DemoWorldSpec, times: Sequence[np.datetime64] | np.ndarray) -> np.ndarray:
     """The truth at ``times``: float32 ``[T, C, nlat, nlon]`` in physical units (channels ``DEMO_CHANNELS``)."""
     with torch.no_grad():
-        indices = _sample_indices(spec, np.atleast_1d(np.asarray(times)))
+        indices = sample_indices(spec, np.atleast_1d(np.asarray(times)))
         per_block = spec.samples_per_block
         out = np.empty((len(indices), len(DEMO_CHANNELS), spec.nlat, spec.nlon), dtype=np.float32)
         for block in np.unique(indices // per_block):

@@ -288,7 +288,7 @@ def _run(spec: GenerateSpec, ctx: DistContext, device: torch.device) -> Generate
         raise status
     finished = set(Manifest(store_path).finished()) if store_path is not None else set()
     barrier(ctx)  # every rank has read the same manifest before anyone adds to it
-    mine = [it for it in shard([it for it in items if it.key not in finished], ctx.rank, ctx.world_size)]
+    mine = shard([it for it in items if it.key not in finished], ctx.rank, ctx.world_size)
     result = GenerateResult(store=store_path, items_skipped=len(finished))
     if ctx.is_main and status == "resumed":
         log.info("resuming %s: %d of %d chunks already finished", store_path, len(finished), len(items))

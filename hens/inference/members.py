@@ -8,7 +8,7 @@ Analyses are read once per start date and kept (a rank loops over many items of 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -27,7 +27,7 @@ class InitialStates:
     def __init__(
         self,
         *,
-        source_states: callable,
+        source_states: Callable[[np.ndarray], np.ndarray],
         init_times: Sequence[np.datetime64],
         layout: EnsembleLayout,
         bred: BredVectorSpec,
