@@ -95,15 +95,19 @@ class ForcedShallowWater(ShallowWaterSolver):
         return torch.tril(state)
 
     def _nonlinear(self, state: torch.Tensor) -> torch.Tensor:
-        """Adiabatic tendencies of (φ, ζ, δ) with the mass flux over mountains, u (φ − φ_s)."""
+        """Adiabatic tendencies of (φ, ζ, δ) with the mass flux over mountains, u (φ − φ_s).
+
+        ``state`` is ``[..., 3, lmax, mmax]``: any leading (member) dimensions are carried through.
+        """
         tend = torch.zeros_like(state)
         grid = self.spec2grid(state)
-        wind = self.getuv(state[1:])
-        vort_flux = self.vrtdivspec(wind * (grid[1] + self.coriolis))
-        tend[1] = -vort_flux[1]
-        tend[2] = vort_flux[0]
-        tend[0] = -self.vrtdivspec(wind * (grid[0] - self.phi_surface))[1]
-        tend[2] = tend[2] - self.lap * self.grid2spec(grid[0] + 0.5 * (wind[0] ** 2 + wind[1] ** 2))
+        wind = self.getuv(state[..., 1:, :, :])
+        vort_flux = self.vrtdivspec(wind * (grid[..., 1:2, :, :] + self.coriolis))
+        tend[..., 1, :, :] = -vort_flux[..., 1, :, :]
+        tend[..., 2, :, :] = vort_flux[..., 0, :, :]
+        tend[..., 0, :, :] = -self.vrtdivspec(wind * (grid[..., 0:1, :, :] - self.phi_surface))[..., 1, :, :]
+        kinetic = 0.5 * (wind[..., 0, :, :] ** 2 + wind[..., 1, :, :] ** 2)
+        tend[..., 2, :, :] = tend[..., 2, :, :] - self.lap * self.grid2spec(grid[..., 0, :, :] + kinetic)
         return tend
 
     def damp_tropical_eddies(self, state: torch.Tensor, hours: float) -> torch.Tensor:
@@ -123,11 +127,22 @@ class ForcedShallowWater(ShallowWaterSolver):
         if generator is None or self.stir_amplitude == 0.0:
             self.stir = None
             return
+        self.stir = self._draw_stirring(generator)
+
+    def set_member_stirring(self, generators: list[torch.Generator] | None) -> None:
+        """Like :meth:`set_stirring` for a batch of states ``[B, 3, lmax, mmax]``: one draw per member,
+        ``stir`` of shape ``[B, lmax, mmax]`` (None or zero amplitude: no stirring)."""
+        if not generators or self.stir_amplitude == 0.0:
+            self.stir = None
+            return
+        self.stir = torch.stack([self._draw_stirring(gen) for gen in generators])
+
+    def _draw_stirring(self, generator: torch.Generator) -> torch.Tensor:
         draw = torch.randn(self.lmax, self.mmax, 2, generator=generator, dtype=torch.float64)
         coeffs = torch.view_as_complex(draw).to(self.stir_band.device) * self.stir_band
         grid = self.spec2grid(coeffs)
         grid = grid / grid.pow(2).mean().sqrt().clamp_min(1e-30) * self.stir_amplitude * self.stir_envelope
-        self.stir = self.grid2spec(grid)
+        return self.grid2spec(grid)
 
     def advance(self, state: torch.Tensor, hours: float, generator: torch.Generator | None = None) -> torch.Tensor:
         """One sample interval: stirring drawn from ``generator``, the dynamics for ``hours``, tropical damping."""
@@ -138,11 +153,11 @@ class ForcedShallowWater(ShallowWaterSolver):
         """Nonlinear terms + forcing + drag, without the linear gravity-wave terms (treated implicitly)."""
         tend = self._nonlinear(state)
         if self.stir is not None:
-            tend[1] = tend[1] + self.stir
-        tend[0, :, 0] = tend[0, :, 0] - self.relax_rate * (state[0, :, 0] - self.phi_eq[:, 0])
-        tend[1:] = tend[1:] - self.drag_rate * state[1:]
-        tend[0] = tend[0] + self.phi0 * state[2]
-        tend[2] = tend[2] - self.k2 * state[0]
+            tend[..., 1, :, :] = tend[..., 1, :, :] + self.stir
+        tend[..., 0, :, 0] = tend[..., 0, :, 0] - self.relax_rate * (state[..., 0, :, 0] - self.phi_eq[:, 0])
+        tend[..., 1:, :, :] = tend[..., 1:, :, :] - self.drag_rate * state[..., 1:, :, :]
+        tend[..., 0, :, :] = tend[..., 0, :, :] + self.phi0 * state[..., 2, :, :]
+        tend[..., 2, :, :] = tend[..., 2, :, :] - self.k2 * state[..., 0, :, :]
         return tend
 
     def step(self, state: torch.Tensor, n_steps: int) -> torch.Tensor:
@@ -158,12 +173,13 @@ class ForcedShallowWater(ShallowWaterSolver):
                 explicit = 1.5 * history[0] - 0.5 * history[1]
             else:
                 explicit = (23 * history[0] - 16 * history[1] + 5 * history[2]) / 12
-            rhs_phi = state[0] + dt * explicit[0] - 0.5 * dt * phi0 * state[2]
-            rhs_div = state[2] + dt * explicit[2] + 0.5 * dt * k2 * state[0]
+            phi_now, vort_now, div_now = state[..., 0, :, :], state[..., 1, :, :], state[..., 2, :, :]
+            rhs_phi = phi_now + dt * explicit[..., 0, :, :] - 0.5 * dt * phi0 * div_now
+            rhs_div = div_now + dt * explicit[..., 2, :, :] + 0.5 * dt * k2 * phi_now
             div = (rhs_div + 0.5 * dt * k2 * rhs_phi) / (1 + 0.25 * dt * dt * k2 * phi0)
             phi = rhs_phi - 0.5 * dt * phi0 * div
-            vort = state[1] + dt * explicit[1]
-            state = torch.stack([phi, vort, div]) * self.hyperdiffusion
+            vort = vort_now + dt * explicit[..., 1, :, :]
+            state = torch.stack([phi, vort, div], dim=-3) * self.hyperdiffusion
         return state
 
     def steps_per(self, hours: float) -> int:

@@ -224,6 +224,7 @@ def _plot_captions() -> dict[str, str]:
         "efi_map": "Extreme Forecast Index maps of the first start date.",
         "outliers_sigma": "Outlier fraction vs the calibrated 2/(M+1), and the truth's σ-distance from the mean.",
         "best_member_error": "Absolute error of the best member at each grid point.",
+        "baseline_comparison": "This ensemble vs the baseline store: fair CRPS, RMSE and spread, spread–skill ratio.",
     }
 
 
@@ -235,8 +236,15 @@ def write_report(
     *,
     store: Path,
     seconds: float,
+    comparison: Sequence[dict[str, object]] | None = None,
+    baseline: Path | None = None,
 ) -> tuple[Path, Path]:
-    """Write ``report.md`` and ``report.html`` into ``out_dir`` (plots linked relatively); returns both paths."""
+    """Write ``report.md`` and ``report.html`` into ``out_dir`` (plots linked relatively); returns both paths.
+
+    ``comparison``: rows of :func:`hens.diagnostics.compare.comparison_rows` against the ``baseline`` store,
+    tabulated in their own section.
+    """
+    from hens.diagnostics.compare import comparison_table
     out_dir = Path(out_dir)
     captions = _plot_captions()
     head, body = _table_rows(ds)
@@ -263,6 +271,20 @@ def write_report(
         "and Brier skill score > 0 at the map lead times.",
         "",
     ]
+    label = "baseline"
+    cmp_head: list[str] = []
+    cmp_body: list[list[str]] = []
+    cmp_intro = ""
+    if comparison:
+        label = str(comparison[0].get("label", "baseline"))
+        cmp_head, cmp_body = comparison_table(list(comparison), label)
+        cmp_intro = (
+            f"Baseline store `{baseline}`, scored on the same start dates, lead times, verification and "
+            f"climatology (scores in `baseline/`). CRPSS = 1 − CRPS / CRPS_baseline: above 0 this ensemble is better."
+        )
+        md += ["## Comparison with the baseline", "", cmp_intro, ""]
+        md += ["| " + " | ".join(cmp_head) + " |", "|" + "---|" * len(cmp_head)]
+        md += ["| " + " | ".join(row) + " |" for row in cmp_body] + [""]
     if excluded not in ("{}", ""):
         md += [f"Excluded members (non-finite or not generated): `{excluded}`", ""]
     md += ["## Plots", ""]
@@ -291,7 +313,13 @@ def write_report(
     parts += [f"<li>{esc(ln)}</li>" for ln in lines]
     parts += ["</ul><h2>Summary</h2><table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr>"]
     parts += ["<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in body]
-    parts += ["</table><h2>Plots</h2>"]
+    parts += ["</table>"]
+    if cmp_body:
+        parts += [f"<h2>Comparison with the baseline</h2><p>{esc(cmp_intro)}</p><table><tr>"]
+        parts += ["".join(f"<th>{esc(h)}</th>" for h in cmp_head) + "</tr>"]
+        parts += ["<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in cmp_body]
+        parts += ["</table>"]
+    parts += ["<h2>Plots</h2>"]
     for p in plots:
         rel = Path(p).relative_to(out_dir).as_posix()
         parts += [f"<h3>{esc(captions.get(Path(p).stem, Path(p).stem))}</h3><img src='{esc(rel)}'>"]

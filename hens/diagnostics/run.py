@@ -220,16 +220,40 @@ def _climatology(
     return clim
 
 
-def diagnose(store: Path, spec: DiagnoseSpec) -> DiagnoseResult:
-    """Run the diagnostics of ``store`` for a validated :class:`DiagnoseSpec` (see :func:`run_diagnose`)."""
-    from hens.diagnostics.plots import make_plots
-    from hens.diagnostics.report import verdicts, write_report
+@dataclass(frozen=True)
+class _Scored:
+    """One store's scores and what the report needs to say about them."""
 
-    t_start = time.perf_counter()
-    store = Path(store)
+    scores: xr.Dataset
+    variables: list[str]
+    n_init_times: int
+    n_lead_times: int
+    n_members: int
+    n_excluded: int
+    compute_seconds: float
+    init_times: np.ndarray
+    lead_hours: np.ndarray
+
+
+def _score_store(
+    store: Path,
+    spec: DiagnoseSpec,
+    *,
+    verification_attrs: dict[str, Any] | None = None,
+    like: _Scored | None = None,
+) -> _Scored:
+    """Open ``store``, select, and compute its scores dataset (one Dask graph for all variables).
+
+    ``verification_attrs``: the attributes that name the verification and climatology (a baseline store is
+    scored against its main store's); ``None`` uses the store's own.  ``like``: select the same variables,
+    start dates and lead times as that (main) store's scores.
+    """
     raw = open_store(store)
-    attrs = dict(raw.attrs)
-    sel = select(raw, variables=spec.variables, lead_hours=spec.lead_hours, start_dates=spec.start_dates)
+    attrs = dict(raw.attrs) if verification_attrs is None else verification_attrs
+    if like is None:
+        sel = select(raw, variables=spec.variables, lead_hours=spec.lead_hours, start_dates=spec.start_dates)
+    else:
+        sel = select(raw, variables=like.variables, lead_hours=like.lead_hours, start_dates=like.init_times)
     ens = exclude_nonfinite_members(sel)
     fc, m = ens.forecast, ens.n_members
     variables = [str(v) for v in fc.data_vars]
@@ -306,28 +330,102 @@ def diagnose(store: Path, spec: DiagnoseSpec) -> DiagnoseResult:
     if clim is not None:
         scores.attrs["climatology"] = _describe_climatology(clim)
 
+    return _Scored(
+        scores=scores,
+        variables=variables,
+        n_init_times=fc.sizes["init_time"],
+        n_lead_times=fc.sizes["lead_time"],
+        n_members=m,
+        n_excluded=ens.n_excluded,
+        compute_seconds=compute_seconds,
+        init_times=fc["init_time"].values,
+        lead_hours=hours,
+    )
+
+
+def diagnose(store: Path, spec: DiagnoseSpec) -> DiagnoseResult:
+    """Run the diagnostics of ``store`` for a validated :class:`DiagnoseSpec` (see :func:`run_diagnose`).
+
+    With ``diagnose.baseline.path`` a second store is scored the same way against the same verification and
+    climatology, written to ``<output>/baseline/scores.*``, and compared side by side in the plots and report.
+    """
+    from hens.diagnostics.compare import comparison_rows, comparison_verdict, plot_comparison
+    from hens.diagnostics.plots import make_plots
+    from hens.diagnostics.report import verdicts, write_report
+
+    t_start = time.perf_counter()
+    store = Path(store)
+    baseline = _check_baseline(store, spec)
+    main = _score_store(store, spec)
+    base = None
+    if baseline is not None:
+        base = _score_store(baseline, spec, verification_attrs=dict(open_store(store).attrs), like=main)
+        base.scores.attrs["label"] = spec.baseline_label
+    scores = main.scores
+
     out_dir = Path(spec.output_dir) if spec.output_dir else default_output_dir(store)
     out_dir.mkdir(parents=True, exist_ok=True)
     scores_path = _write_scores(scores, out_dir, spec.format)
     plots = make_plots(scores, out_dir / "plots")
     lines = verdicts(scores)
+    comparison = None
+    if base is not None:
+        (out_dir / "baseline").mkdir(exist_ok=True)
+        _write_scores(base.scores, out_dir / "baseline", spec.format)
+        plots.append(plot_comparison(scores, base.scores, out_dir / "plots" / "baseline_comparison.png"))
+        comparison = comparison_rows(scores, base.scores, label=spec.baseline_label)
+        lines.append(comparison_verdict(comparison, spec.baseline_label))
     seconds = time.perf_counter() - t_start
-    report, html = write_report(scores, out_dir, plots, lines, store=store, seconds=seconds)
+    report, html = write_report(
+        scores, out_dir, plots, lines, store=store, seconds=seconds, comparison=comparison, baseline=baseline
+    )
     return DiagnoseResult(
         output_dir=out_dir,
         scores=scores_path,
         report=report,
         html=html,
         plots=tuple(plots),
-        variables=tuple(variables),
-        n_init_times=fc.sizes["init_time"],
-        n_lead_times=fc.sizes["lead_time"],
-        n_members=m,
-        n_excluded=ens.n_excluded,
+        variables=tuple(main.variables),
+        n_init_times=main.n_init_times,
+        n_lead_times=main.n_lead_times,
+        n_members=main.n_members,
+        n_excluded=main.n_excluded,
         verdicts=tuple(lines),
         seconds=time.perf_counter() - t_start,
-        compute_seconds=compute_seconds,
+        compute_seconds=main.compute_seconds + (base.compute_seconds if base is not None else 0.0),
     )
+
+
+def _check_baseline(store: Path, spec: DiagnoseSpec) -> Path | None:
+    """The baseline store, checked to cover the main store's start dates, lead times, grid and variables."""
+    if spec.baseline_path is None:
+        return None
+    path = Path(spec.baseline_path)
+    if path.resolve() == store.resolve():
+        raise HensError("diagnose.baseline.path is the store itself; point it at another ensemble store")
+    if not path.exists():
+        raise HensError(f"diagnose.baseline.path={path} does not exist; point it at a store from hens generate")
+    main, base = open_store(store), open_store(path)
+    for coord in ("lat", "lon"):
+        if main.sizes[coord] != base.sizes[coord] or not np.allclose(main[coord].values, base[coord].values):
+            raise HensError(
+                f"diagnose.baseline.path={path} is on another grid ({coord} differs); compare stores on one grid"
+            )
+    for coord in ("init_time", "lead_time"):
+        lacking = np.setdiff1d(main[coord].values, base[coord].values)
+        if lacking.size:
+            raise HensError(
+                f"diagnose.baseline.path={path} lacks {coord} {lacking[0]} of the store; select common ones with "
+                f"diagnose.{'start_dates' if coord == 'init_time' else 'lead_times'}"
+            )
+    wanted = spec.variables or [str(v) for v in main.data_vars]
+    missing = [v for v in wanted if v not in base.data_vars]
+    if missing:
+        raise HensError(
+            f"diagnose.baseline.path={path} lacks variable(s) {', '.join(missing)}; choose common ones with "
+            "diagnose.variables"
+        )
+    return path
 
 
 def _add_spectra_and_maps(

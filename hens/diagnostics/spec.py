@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from hens.data.channels import LAYOUTS
 from hens.diagnostics.weights import REGIONS
 from hens.errors import ConfigError
 
@@ -78,6 +79,9 @@ class DiagnoseSpec:
     seed: int
     progress: bool
     resolved: str
+    baseline_path: str | None = None
+    baseline_label: str = "baseline"
+    verification_layout: str = "auto"  #: auto | wb2 | arco | hens (see hens.data.era5)
 
 
 def _get(cfg: DictConfig, key: str, default: Any = None) -> Any:
@@ -274,6 +278,9 @@ def diagnose_spec(cfg: DictConfig) -> DiagnoseSpec:
         start_dates=_start_dates(cfg),
         regions=_regions(cfg),
         verification_path=_get(cfg, "diagnose.verification.path"),
+        verification_layout=_choice(cfg, "diagnose.verification.layout", LAYOUTS, "auto"),
+        baseline_path=_get(cfg, "diagnose.baseline.path"),
+        baseline_label=str(_get(cfg, "diagnose.baseline.label") or "baseline"),
         climatology=clim,
         tie_break=_choice(cfg, "diagnose.mean.tie_break", TIE_BREAKS, "random"),
         spectral=_bool(cfg, "diagnose.spectral.enabled", True),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,27 @@ def resolve_packages(spec: GenerateSpec) -> list[CheckpointPackage]:
     return packages
 
 
+def member_dynamics(
+    spec: GenerateSpec, forecaster: Forecaster, item: WorkItem, states: torch.Tensor
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The rollout step of an item's members: the checkpoint itself (``model.dynamics=network``), or the demo
+    world's solver started from the same initial states (``demo_physics``, see :mod:`hens.demo.physics`)."""
+    if spec.model.dynamics == "network":
+        return forecaster
+    from hens.demo.physics import PhysicsRollout, physics_model
+    from hens.demo.world import DemoWorldSpec
+
+    model = physics_model(
+        DemoWorldSpec(**(spec.ic.demo_world or {})),
+        tuple(forecaster.channels),
+        float(forecaster.timestep_hours),
+        spec.model.physics_stirring,
+        spec.seed,
+    )
+    init_time = np.datetime64(spec.ic.start_dates[item.init_index], "ns")
+    return PhysicsRollout(model, states, init_time, range(item.member_start, item.member_stop))
+
+
 def store_layout(
     spec: GenerateSpec,
     packages: list[CheckpointPackage],
@@ -88,10 +110,20 @@ def store_layout(
     dt = np.timedelta64(int(round(packages[0].timestep_hours * 3600)), "s")
     member_coords = layout.coordinates()
     member_coords["checkpoint"] = np.array([packages[c].name for c in member_coords["checkpoint_index"]], dtype=object)
+    names = ", ".join(p.name for p in packages)
+    if spec.model.dynamics == "demo_physics":
+        title = "hens physics-ensemble baseline (demo-world shallow-water solver)"
+        source = (
+            f"hens generate, model.dynamics=demo_physics (stirring {spec.model.physics_stirring}); initial states "
+            f"bred with checkpoints {names}"
+        )
+    else:
+        title, source = "hens ensemble hindcast", f"hens generate (SFNO checkpoints: {names})"
     attrs = {
         "Conventions": "CF-1.10",
-        "title": "hens ensemble hindcast",
-        "source": "hens generate (SFNO checkpoints: " + ", ".join(p.name for p in packages) + ")",
+        "title": title,
+        "source": source,
+        "hens_dynamics": spec.model.dynamics,
         "hens_version": __version__,
         "hens_fingerprint": run_fingerprint,
         "hens_config": spec.resolved,
@@ -111,6 +143,7 @@ def store_layout(
         lead_chunk=spec.output.lead_chunk,
         dtype=spec.output.dtype,
         attrs=attrs,
+        encoding=spec.output.encoding(),
     )
 
 
@@ -231,6 +264,8 @@ def setup_run(spec: GenerateSpec, device: torch.device) -> RunSetup:
     """Resolve and validate the run's inputs (shared by `generate` and single-member regeneration)."""
     packages = resolve_packages(spec)
     source = build_source(spec.ic)
+    if spec.model.dynamics == "demo_physics" and spec.ic.source != "demo":
+        raise HensError("model.dynamics=demo_physics runs the demo world's solver and needs ic.source=demo")
     check_grid(source, packages[0].lat, packages[0].lon, packages[0].name)
     model_channels = packages[0].channels
     source_index = channel_indices(source.channels, model_channels, "the initial-condition source")
@@ -305,7 +340,7 @@ def _run(spec: GenerateSpec, ctx: DistContext, device: torch.device) -> Generate
                 forecaster = load_forecaster(packages[item.checkpoint], device)
             states = initial.member_states(forecaster, item)
             sink = _ItemSink(
-                writer, store, item, var_index, tuple(variables), spec.output.lead_chunk, n_leads, spec.output.dtype
+                writer, store, item, var_index, tuple(variables), spec.output.lead_chunk, n_leads, "float32"
             )
 
             def on_step(k: int, state: torch.Tensor, sink: _ItemSink = sink) -> None:
@@ -313,7 +348,8 @@ def _run(spec: GenerateSpec, ctx: DistContext, device: torch.device) -> Generate
                 if k > 0:
                     bar.update(state.shape[0])
 
-            first_bad = rollout(forecaster, states, spec.ensemble.n_steps, on_step)
+            step = member_dynamics(spec, forecaster, item, states)
+            first_bad = rollout(step, states, spec.ensemble.n_steps, on_step)
             result.member_steps += item.n_members * spec.ensemble.n_steps
             elapsed = time.perf_counter() - start
             bar.set_postfix_str(f"{result.member_steps / max(elapsed, 1e-9):.1f} member-steps/s")

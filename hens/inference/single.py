@@ -15,7 +15,7 @@ from hens.config import GenerateSpec
 from hens.distributed import pick_device
 from hens.ensemble.plan import WorkItem
 from hens.errors import HensError
-from hens.inference.generate import setup_run
+from hens.inference.generate import member_dynamics, setup_run
 from hens.inference.rollout import rollout
 from hens.io.cf import channel_attrs
 from hens.models.forecaster import load_forecaster
@@ -41,9 +41,12 @@ def regenerate_member(spec: GenerateSpec, init_time: str, member: int) -> xr.Dat
     states = setup.initial.member_states(forecaster, item)
     outputs: list[torch.Tensor] = []
     rollout(
-        forecaster, states, spec.ensemble.n_steps, lambda k, s: outputs.append(s.index_select(1, setup.var_index).cpu())
+        member_dynamics(spec, forecaster, item, states),
+        states, spec.ensemble.n_steps, lambda k, s: outputs.append(s.index_select(1, setup.var_index).cpu())
     )
-    data = torch.stack(outputs, dim=1)[0].numpy().astype(spec.output.dtype)  # [L, V, nlat, nlon]
+    raw = torch.stack(outputs, dim=1)[0].numpy()  # [L, V, nlat, nlon] float32
+    encoding = spec.output.encoding()  # the store's bit rounding and dtype, so values match the full run's
+    data = np.stack([encoding.for_variable(n).encode(raw[:, v], n) for v, n in enumerate(setup.variables)], axis=1)
     dt = np.timedelta64(int(round(package.timestep_hours * 3600)), "s")
     leads = (np.arange(spec.ensemble.n_steps + 1) * dt).astype("timedelta64[ns]")
     ds = xr.Dataset(
