@@ -27,7 +27,7 @@ app = typer.Typer(
 demo_app = typer.Typer(
     help="The built-in demo world: regenerate its truth, inspect the shipped checkpoints.", no_args_is_help=True
 )
-slurm_app = typer.Typer(help="SLURM batch scripts for generate runs.", no_args_is_help=True)
+slurm_app = typer.Typer(help="SLURM batch scripts for generate and diagnose runs.", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
 app.add_typer(slurm_app, name="slurm")
 
@@ -154,22 +154,103 @@ def demo_truth(
     typer.echo(f"demo truth: {ds.sizes['time']} times from {start} to {end}" + (f" → {out}" if out else " (cached)"))
 
 
+SlurmArgs = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="What to run: generate (the default) or diagnose STORE; then Hydra overrides key=value "
+        "(launcher.* keys shape the job, e.g. launcher.nodes=16 launcher.account=proj).",
+        show_default=False,
+    ),
+]
+
+
 @slurm_app.command("render")
 def slurm_render(
-    out: Annotated[Path, typer.Option(help="Where to write the sbatch script.")] = Path("hens_generate.sbatch"),
-    overrides: Overrides = None,
+    args: SlurmArgs = None,
+    out: Annotated[Path | None, typer.Option(help="Write the script here instead of printing it.")] = None,
 ) -> None:
-    """Write a ready sbatch script for `hens generate` from the config (launcher=slurm keys)."""
-    from hens.config import compose_config
-    from hens.slurm import render_generate
+    """Print (or --out FILE) a ready sbatch script for `hens generate` or `hens diagnose STORE` (launcher=slurm).
+
+    Example: hens slurm render generate launcher.nodes=16 launcher.account=proj launcher.array_over_dates=true
+    'output.path="/scratch/hens_{date}.zarr"' --out generate.sbatch
+    """
+    from hens.slurm import render
 
     try:
-        composed = compose_config("generate", ["launcher=slurm", *(overrides or [])])
-        out.write_text(render_generate(composed, overrides or []))
+        _, script = render(args or [])
+        if out is not None:
+            out.write_text(script)
     except HensError as err:
         _fail(err)
         return
-    typer.echo(f"wrote {out}; submit it with: sbatch {out}")
+    if out is None:
+        typer.echo(script, nl=False)
+    else:
+        typer.echo(f"wrote {out}; submit it with: sbatch {out}", err=True)
+
+
+@slurm_app.command("submit")
+def slurm_submit(
+    args: SlurmArgs = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Where to keep the submitted script (default: hens_<target>.sbatch).")
+    ] = None,
+) -> None:
+    """Render the sbatch script (as `render`), write it, submit it with sbatch and print the job id."""
+    import shutil
+
+    from hens.slurm import SBATCH_MISSING, render, submit
+
+    try:
+        target, script = render(args or [])
+        if shutil.which("sbatch") is None:
+            raise HensError(SBATCH_MISSING)
+        path = out or Path(f"hens_{target}.sbatch")
+        path.write_text(script)
+        job_id = submit(path)
+    except HensError as err:
+        _fail(err)
+        return
+    typer.echo(job_id)
+    typer.echo(f"hens slurm submit: job {job_id} ({target}, script {path})", err=True)
+
+
+@app.command()
+def plan(
+    overrides: Overrides = None,
+    ranks: Annotated[
+        int | None,
+        typer.Option(help="World size of one job (default: launcher.nodes × launcher.gpus_per_node, or 1).", min=1),
+    ] = None,
+    member_steps_per_second: Annotated[
+        float | None,
+        typer.Option(
+            help="Throughput of one GPU for the GPU-hour estimate (default: launcher.member_steps_per_second, else "
+            "1.57 = a HENS-size SFNO on one H100 in float32)."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+) -> None:
+    """Before a run: members, start dates, work per rank, bytes written and GPU-hours of `hens generate`.
+
+    Uses the same plan and sharding as generate and reads only checkpoint metadata (never the weights).
+    """
+    from hens.config import compose_config
+    from hens.ensemble.budget import budget_from_config, format_budget
+
+    try:
+        budget = budget_from_config(
+            compose_config("generate", overrides or []), ranks=ranks, member_steps_per_second=member_steps_per_second
+        )
+    except HensError as err:
+        _fail(err)
+        return
+    if as_json:
+        import json
+
+        typer.echo(json.dumps(budget.to_dict(), indent=1))
+    else:
+        typer.echo(format_budget(budget))
 
 
 def main() -> None:

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from hens.data.channels import LAYOUTS
 from hens.errors import ConfigError
+from hens.io.encoding import STORAGE_DTYPES, EncodingSpec
 
 
 def config_dir() -> Path:
@@ -81,14 +83,23 @@ def _parse_time(value: Any, key: str) -> np.datetime64:
 class ModelSpec:
     checkpoint_dir: str
     checkpoints: tuple[str, ...] | None
+    dynamics: str = "network"
+    physics_stirring: str = "independent"
 
 
 @dataclass(frozen=True)
 class ICSpec:
+    """Initial conditions: ``source`` demo (the demo world's truth) or era5 (a Zarr at ``path`` in ``layout``
+    auto | wb2 | arco | hens, see :mod:`hens.data.era5`)."""
+
     source: str
     start_dates: tuple[np.datetime64, ...]
     demo_world: dict[str, Any] | None
     path: str | None = None
+    layout: str = "auto"
+
+
+IC_SOURCES = ("demo", "era5")
 
 
 @dataclass(frozen=True)
@@ -113,6 +124,9 @@ class EnsembleSpec:
 
 @dataclass(frozen=True)
 class OutputSpec:
+    """Where and how members are stored.  The encoding keys (dtype, keepbits, compressor) are described in
+    ``configs/output/zarr.yaml`` and :mod:`hens.io.encoding`."""
+
     path: str
     variables: tuple[str, ...] | None
     dtype: str
@@ -120,6 +134,29 @@ class OutputSpec:
     overwrite: bool
     write: bool
     max_pending_writes: int
+    keepbits: int | None = None
+    keepbits_by_variable: dict[str, int | None] = field(default_factory=dict)
+    compressor: str = "blosc"
+    compression_level: int = 5
+
+    def encoding(self) -> EncodingSpec:
+        """The value encoding of the member fields (validated when the spec was built)."""
+        return EncodingSpec(
+            dtype=self.dtype,
+            keepbits=self.keepbits,
+            keepbits_by_variable=dict(self.keepbits_by_variable),
+            compressor=self.compressor,
+            level=self.compression_level,
+        )
+
+    def content_fields(self) -> dict[str, Any]:
+        """The output keys that change stored values (for the run fingerprint); lossless runs add no keys, so
+        their fingerprints are those of stores written before bit rounding existed."""
+        fields: dict[str, Any] = {"variables": self.variables, "dtype": self.dtype, "lead_chunk": self.lead_chunk}
+        if self.keepbits is not None or self.keepbits_by_variable:
+            fields["keepbits"] = self.keepbits
+            fields["keepbits_by_variable"] = dict(sorted(self.keepbits_by_variable.items()))
+        return fields
 
 
 @dataclass(frozen=True)
@@ -150,12 +187,42 @@ class GenerateSpec:
             "model": asdict(self.model),
             "ic": {**asdict(self.ic), "start_dates": [str(t) for t in self.ic.start_dates]},
             "ensemble": asdict(self.ensemble),
-            "output": {k: v for k, v in asdict(self.output).items() if k in ("variables", "dtype", "lead_chunk")},
+            "output": self.output.content_fields(),
         }
         return fields
 
 
-SUPPORTED_DTYPES = ("float32", "float16")
+DYNAMICS = ("network", "demo_physics")
+SUPPORTED_DTYPES = STORAGE_DTYPES
+DATE_PLACEHOLDER = "{date}"
+
+
+def select_date(start_dates: tuple[np.datetime64, ...], date_index: Any) -> tuple[np.datetime64, ...]:
+    """The start dates of this run: all of them, or only entry ``ic.date_index`` (one task of a SLURM job array,
+    which passes ``++ic.date_index=$SLURM_ARRAY_TASK_ID``)."""
+    if date_index is None:
+        return start_dates
+    n = len(start_dates)
+    if isinstance(date_index, bool) or not isinstance(date_index, int) or not 0 <= date_index < n:
+        raise ConfigError(f"ic.date_index={date_index!r} must be an integer in 0…{n - 1} (an entry of ic.start_dates)")
+    return (start_dates[date_index],)
+
+
+def date_tag(t: np.datetime64) -> str:
+    """A start date as a file-name-safe tag, e.g. 2023-06-01T00:00 → 20230601T0000."""
+    return np.datetime_as_string(np.datetime64(t, "m"), unit="m").replace("-", "").replace(":", "")
+
+
+def date_path(path: str, start_dates: tuple[np.datetime64, ...]) -> str:
+    """``output.path`` with ``{date}`` replaced by the run's only start date (one store per date)."""
+    if DATE_PLACEHOLDER not in path:
+        return path
+    if len(start_dates) != 1:
+        raise ConfigError(
+            f"output.path={path} has {DATE_PLACEHOLDER} but the run has {len(start_dates)} start dates; pick one "
+            "with ic.date_index=K (SLURM job arrays do), or drop {date} from output.path"
+        )
+    return path.replace(DATE_PLACEHOLDER, date_tag(start_dates[0]))
 
 
 def generate_spec(cfg: DictConfig) -> GenerateSpec:
@@ -174,7 +241,13 @@ def generate_spec(cfg: DictConfig) -> GenerateSpec:
     model = ModelSpec(
         checkpoint_dir=str(_require(cfg, "model.checkpoint_dir")),
         checkpoints=tuple(str(c) for c in checkpoints) if checkpoints is not None else None,
+        dynamics=str(OmegaConf.select(cfg, "model.dynamics", default="network")),
+        physics_stirring=str(OmegaConf.select(cfg, "model.physics_stirring", default="independent")),
     )
+    if model.dynamics not in DYNAMICS:
+        raise ConfigError(f"model.dynamics={model.dynamics!r} is not one of {', '.join(DYNAMICS)}")
+    if model.physics_stirring not in ("independent", "none"):
+        raise ConfigError(f"model.physics_stirring={model.physics_stirring!r} must be independent or none")
     if model.checkpoints is not None and len(model.checkpoints) == 0:
         raise ConfigError("model.checkpoints is empty; list package names or set model.checkpoints=null for all")
 
@@ -186,15 +259,21 @@ def generate_spec(cfg: DictConfig) -> GenerateSpec:
         raise ConfigError("ic.start_dates is empty; give at least one start date")
     if len(set(start_dates)) != len(start_dates):
         raise ConfigError("ic.start_dates has duplicates; list each start date once")
+    start_dates = select_date(start_dates, OmegaConf.select(cfg, "ic.date_index", default=None))
     demo_world = OmegaConf.select(cfg, "ic.demo_world", default=None)
     ic = ICSpec(
         source=str(_require(cfg, "ic.source")),
         start_dates=start_dates,
         demo_world=OmegaConf.to_container(demo_world) if demo_world is not None else None,
         path=OmegaConf.select(cfg, "ic.path", default=None),
+        layout=str(OmegaConf.select(cfg, "ic.layout", default="auto")),
     )
-    if ic.source not in ("demo",):
-        raise ConfigError(f"ic.source={ic.source!r} is not supported; use ic.source=demo")
+    if ic.source not in IC_SOURCES:
+        raise ConfigError(f"ic.source={ic.source!r} is not supported; use one of {', '.join(IC_SOURCES)}")
+    if ic.source == "era5" and not ic.path:
+        raise ConfigError("ic.path is required for ic.source=era5; set ic.path=<ERA5 Zarr store>")
+    if ic.layout not in LAYOUTS:
+        raise ConfigError(f"ic.layout={ic.layout!r} is not a layout; use one of {', '.join(LAYOUTS)}")
 
     bv = cfg.ensemble.bred_vector
     amplitude = OmegaConf.select(cfg, "ensemble.bred_vector.amplitude", default=None)
@@ -232,18 +311,23 @@ def generate_spec(cfg: DictConfig) -> GenerateSpec:
     if isinstance(variables, str):
         variables = [variables]
     output = OutputSpec(
-        path=str(_require(cfg, "output.path")),
+        path=date_path(str(_require(cfg, "output.path")), start_dates),
         variables=tuple(str(v) for v in variables) if variables is not None else None,
         dtype=str(_require(cfg, "output.dtype")),
         lead_chunk=_positive_int(cfg, "output.lead_chunk"),
         overwrite=bool(OmegaConf.select(cfg, "output.overwrite", default=False)),
         write=bool(OmegaConf.select(cfg, "output.write", default=True)),
         max_pending_writes=_positive_int(cfg, "output.max_pending_writes"),
+        keepbits=OmegaConf.select(cfg, "output.keepbits", default=None),
+        keepbits_by_variable=_keepbits_map(cfg),
+        compressor=str(OmegaConf.select(cfg, "output.compressor", default="blosc")),
+        compression_level=OmegaConf.select(cfg, "output.compression_level", default=5),
     )
-    if output.dtype not in SUPPORTED_DTYPES:
-        raise ConfigError(f"output.dtype={output.dtype!r} is not supported; use one of {', '.join(SUPPORTED_DTYPES)}")
     if output.variables is not None and not output.variables:
         raise ConfigError("output.variables is empty; list channels or set output.variables=null for all")
+    encoding = output.encoding()  # ConfigError naming the key for a bad dtype, keepbits, compressor or level
+    if output.variables is not None:  # otherwise checked against the model's channels when the store is laid out
+        encoding.check_variables(output.variables)
 
     backend = str(_require(cfg, "launcher.backend"))
     if backend not in ("auto", "gloo", "nccl"):
@@ -262,6 +346,18 @@ def generate_spec(cfg: DictConfig) -> GenerateSpec:
         launcher=launcher,
         resolved=OmegaConf.to_yaml(cfg, resolve=True),
     )
+
+
+def _keepbits_map(cfg: DictConfig) -> dict[str, int | None]:
+    value = OmegaConf.select(cfg, "output.keepbits_by_variable", default=None)
+    if value is None:
+        return {}
+    if not isinstance(value, DictConfig):
+        raise ConfigError(
+            f"output.keepbits_by_variable={value!r} must be a map of channel to mantissa bits, e.g. "
+            "output.keepbits_by_variable={z500: 10, t2m: 12}"
+        )
+    return {str(k): v for k, v in OmegaConf.to_container(value).items()}
 
 
 def fingerprint(fields: dict[str, Any]) -> str:

@@ -1,5 +1,6 @@
 """Background writer, manifest and store template."""
 
+import json
 import threading
 import time
 
@@ -69,6 +70,16 @@ def test_store_template_opens_with_xarray_and_region_writes(tmp_path):
     assert np.isnan(ds["z500"].values).all()
     assert (ds[NONFINITE].values == -2).all()
     assert ds["z500"].encoding["chunks"] == (1, 2, 3, 5, 8)
+    # default encoding: lossless float32, blosc (zstd + bit shuffle), recorded per variable and globally
+    assert "lossless" in ds["z500"].attrs["hens_encoding"] and "hens_keepbits" not in ds["z500"].attrs
+    assert json.loads(ds.attrs["hens_encoding"])["u500"] == {
+        "dtype": "float32",
+        "keepbits": None,
+        "compressor": "blosc",
+        "level": 5,
+    }
+    codecs = json.loads((path / "z500" / "zarr.json").read_text())["codecs"]
+    assert [c["name"] for c in codecs] == ["bytes", "blosc"] and codecs[1]["configuration"]["shuffle"] == "bitshuffle"
 
     writer = StoreWriter(path, ("z500", "u500"))
     block = np.random.default_rng(0).normal(size=(2, 3, 5, 8)).astype(np.float32)

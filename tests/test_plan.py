@@ -59,17 +59,32 @@ def test_sharding_covers_every_chunk_once_and_is_balanced(world_size):
         )
 
 
-def test_huge_ensemble_sharding_simulation():
-    """HENS scale: 29 checkpoints × 256 members × 92 dates over many rank counts."""
+@pytest.mark.parametrize("world_size", [4, 64, 1000, 4096])
+def test_huge_ensemble_sharding_simulation(world_size):
+    """HENS scale: 29 checkpoints × 256 members (7,424) × 92 dates over 4 … 4,096 ranks — every (date, member)
+    exactly once, in whole chunks that never straddle checkpoints, ranks within one chunk of each other."""
+    batch = 16
     layout = EnsembleLayout(n_checkpoints=29, n_perturbations=128)
-    items = plan_work(layout, n_init_times=92, batch_size=16)
-    n_members_total = 0
-    for world_size in (4, 256, 4096):
-        shards = shard_all(items, world_size)
-        sizes = [len(s) for s in shards]
-        assert sum(sizes) == len(items) and max(sizes) - min(sizes) <= 1
-        n_members_total = sum(it.n_members for s in shards for it in s)
-    assert n_members_total == 7424 * 92
+    items = plan_work(layout, n_init_times=92, batch_size=batch)
+    shards = shard_all(items, world_size)
+    sizes = np.array([len(s) for s in shards])
+    assert sizes.sum() == len(items) == 92 * 7424 // batch
+    assert sizes.max() - sizes.min() <= 1  # balanced within one chunk
+    flat = [it for s in shards for it in s]
+    init = np.array([it.init_index for it in flat])
+    start = np.array([it.member_start for it in flat])
+    stop = np.array([it.member_stop for it in flat])
+    ckpt = np.array([it.checkpoint for it in flat])
+    assert np.all(start % batch == 0) and np.all(stop - start == batch)  # chunk-aligned
+    assert np.all(start // layout.members_per_checkpoint == ckpt)
+    assert np.all((stop - 1) // layout.members_per_checkpoint == ckpt)
+    covered = np.zeros((92, 7424), dtype=np.int32)  # every (date, member) pair exactly once
+    for i, a in zip(init.tolist(), start.tolist(), strict=True):
+        covered[i, a : a + batch] += 1
+    assert np.all(covered == 1)
+    # a rank loads at most two checkpoints when ranks ≥ checkpoints (contiguous slices ordered by checkpoint)
+    n_ckpts = [len({it.checkpoint for it in s}) for s in shards]
+    assert max(n_ckpts) <= (2 if world_size >= 29 else -(-29 // world_size) + 1)
 
 
 def test_batch_size_must_divide_members_per_checkpoint():

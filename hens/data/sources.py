@@ -1,4 +1,4 @@
-"""State sources: where initial conditions (and breeding analyses) come from.
+"""State sources: where initial conditions (and breeding analyses) come from: the demo world or ERA5 Zarr.
 
 A source returns physical states ``[T, C, nlat, nlon]`` (float32) for requested times, in its own channel
 order; :func:`channel_indices` maps a checkpoint's channel list onto it, naming every missing channel.
@@ -6,6 +6,7 @@ order; :func:`channel_indices` maps a checkpoint's channel list onto it, naming 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any, Protocol
 
@@ -63,10 +64,24 @@ class DemoTruthSource:
         return {"source": "demo", "demo_world": asdict(self.spec), "fingerprint": self.spec.fingerprint()}
 
 
-def build_source(ic: ICSpec) -> StateSource:
+def build_source(ic: ICSpec, channels: Sequence[str] | None = None) -> StateSource:
+    """The initial-condition source of ``ic``.
+
+    Args:
+        ic: the validated ``ic`` config.
+        channels: the checkpoint's channel list. An ERA5 source then reads exactly these, in this order (and a
+            missing one is an error naming all of them); ``None`` exposes everything the store can provide.
+            The demo world ignores it (it always has its own channels).
+    """
     if ic.source == "demo":
         return DemoTruthSource(ic.demo_world)
-    raise ConfigError(f"ic.source={ic.source!r} is not supported; use ic.source=demo")
+    if ic.source == "era5":
+        from hens.data.era5 import Era5Source
+
+        if not ic.path:
+            raise ConfigError("ic.path is required for ic.source=era5; set ic.path=<ERA5 Zarr store>")
+        return Era5Source(ic.path, channels, layout=ic.layout)
+    raise ConfigError(f"ic.source={ic.source!r} is not supported; use ic.source=demo or ic.source=era5")
 
 
 def channel_indices(source_channels: tuple[str, ...], wanted: tuple[str, ...], what: str) -> np.ndarray:

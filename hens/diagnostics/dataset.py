@@ -7,7 +7,8 @@ Everything here is lazy (xarray over Dask) except small coordinate arrays and th
 * :func:`exclude_nonfinite_members` drops members flagged non-finite (or never generated) per start date,
   so that they neither poison averages nor change the ensemble size between start dates.
 * :func:`demo_world_info` / :func:`open_verification` find the verification: the demo world's truth from
-  the store's own ``hens_initial_conditions`` attribute, or any Zarr with ``(time, lat, lon)`` variables.
+  the store's own ``hens_initial_conditions`` attribute, any Zarr with ``(time, lat, lon)`` variables, or an
+  ERA5 Zarr in the WeatherBench2 / ARCO-ERA5 layout (see :mod:`hens.data.era5`).
 * :func:`align_verification` picks the verification at the valid times ``init_time + lead_time``.
 """
 
@@ -256,15 +257,20 @@ def open_verification(
     *,
     path: str | None = None,
     variables: Sequence[str] | None = None,
+    layout: str = "auto",
 ) -> xr.Dataset:
     """The verification dataset covering ``times``, variables ``(time, lat, lon)``.
 
     Args:
         attrs: the store's global attributes (to find the demo world).
         times: the valid times needed (datetime64), any shape.
-        path: a Zarr of the verification in the same variable/coordinate layout (``time``, ``lat``, ``lon``);
-            ``None`` uses the demo world named by the store's metadata.
+        path: a Zarr of the verification: either in the forecast's own layout (variables named by channel,
+            ``time``, ``lat``, ``lon``) or an ERA5 store in the WeatherBench2 / ARCO-ERA5 layout (long names,
+            ``latitude``, ``longitude``, ``level``), read through :func:`hens.data.era5.era5_verification_dataset`
+            (channels mapped, latitude north → south, longitude 0 → 360); ``None`` uses the demo world named by the
+            store's metadata.
         variables: variables needed (only used to shrink the dataset).
+        layout: ``diagnose.verification.layout``: auto (detect from the coordinates) | wb2 | arco | hens.
 
     Raises:
         HensError: when no verification can be found, naming ``diagnose.verification.path``.
@@ -272,14 +278,22 @@ def open_verification(
     t = np.asarray(times, dtype="datetime64[ns]").ravel()
     if path is not None:
         p = Path(path)
-        if not p.exists():
+        if "://" not in str(path) and not p.exists():
             raise HensError(
                 f"diagnose.verification.path={path} does not exist; point it at a Zarr with (time, lat, lon)"
             )
+        target = str(path) if "://" in str(path) else p
         try:
-            truth = open_zarr_quiet(p, consolidated=None)
+            probe = open_zarr_quiet(target, consolidated=None, chunks=None)  # metadata only, no Dask graph
         except Exception as err:  # noqa: BLE001
             raise HensError(f"diagnose.verification.path={path} cannot be opened as Zarr ({err})") from err
+        if layout in ("wb2", "arco") or (layout == "auto" and "latitude" in probe.variables):
+            from hens.data.era5 import era5_verification_dataset
+
+            # only the needed channels and valid times become Dask arrays (ARCO has ~10⁶ hourly steps)
+            where = f"diagnose.verification.path={path}"
+            return era5_verification_dataset(probe, variables, t, layout=layout, where=where)
+        truth = open_zarr_quiet(target, consolidated=None)
         if "time" not in truth.dims and "valid_time" in truth.dims:
             truth = truth.rename({"valid_time": "time"})
         if "time" not in truth.dims:
@@ -288,6 +302,14 @@ def open_verification(
             )
     else:
         info = demo_world_info(attrs)
+        era5 = _era5_initial_conditions(attrs) if info is None else None
+        if era5 is not None:
+            # a run started from ERA5 is verified against the same store (the analyses at the valid times)
+            from hens.data.era5 import era5_verification_dataset
+
+            where = f"the initial-condition ERA5 store {era5['path']} (set diagnose.verification.path to use another)"
+            ic_layout = str(era5.get("layout", "auto"))
+            return era5_verification_dataset(era5["path"], variables, t, layout=ic_layout, where=where)
         if info is None:
             raise HensError(
                 "the store was not made from the demo world, so its verification is unknown; "
@@ -303,6 +325,18 @@ def open_verification(
             )
         truth = truth[list(variables)]
     return truth
+
+
+def _era5_initial_conditions(attrs: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``hens_initial_conditions`` attribute of a run started from an ERA5 store (with ``path``), else ``None``."""
+    raw = attrs.get("hens_initial_conditions")
+    try:
+        info = json.loads(raw) if isinstance(raw, str) else dict(raw or {})
+    except (TypeError, ValueError):
+        return None
+    if info.get("source") != "era5" or not info.get("path"):
+        return None
+    return info
 
 
 def demo_truth(demo_world: dict[str, Any], start: np.datetime64, end: np.datetime64) -> xr.Dataset:

@@ -2,7 +2,8 @@
 
 Layout (one array per output channel)::
 
-    <var>(init_time, member, lead_time, lat, lon)   float32/float16, chunks (1, batch_size, lead_chunk, nlat, nlon)
+    <var>(init_time, member, lead_time, lat, lon)   float32/float16, chunks (1, batch_size, lead_chunk, nlat, nlon),
+                                                    bit rounded + compressed per :mod:`hens.io.encoding`
     nonfinite_lead(init_time, member)               int32: first lead index with NaN/Inf; −1 all finite, −2 not yet run
     coords: init_time (datetime64), member (int), lead_time (timedelta64), lat (degrees_north, N→S),
             lon (degrees_east), and per member: checkpoint (name), checkpoint_index, perturbation, sign
@@ -10,7 +11,9 @@ Layout (one array per output channel)::
 The template (metadata and coordinates, no member data) is written once by rank 0 with xarray; member data
 are then written chunk by chunk as region writes with zarr directly — every region is exactly one chunk
 along init_time and member, so ranks that own different work items never touch the same chunk file.
-Unwritten chunks read as NaN (the fill value).
+Unwritten chunks read as NaN (the fill value).  Each variable's encoding (dtype, keepbits, compressor) is
+recorded in its attributes, and :class:`StoreWriter` reads it back from there, so every rank and every resumed
+run applies exactly the encoding the store was created with.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import numpy as np
 
 from hens.errors import StoreError
 from hens.io.cf import channel_attrs
+from hens.io.encoding import EncodingSpec, VariableEncoding
 from hens.io.manifest import Manifest
 
 NONFINITE = "nonfinite_lead"
@@ -34,7 +38,12 @@ NONFINITE = "nonfinite_lead"
 
 @dataclass(frozen=True)
 class StoreLayout:
-    """Shape and labels of a store.  ``lead_times`` are timedelta64; ``member_coords`` arrays have length N."""
+    """Shape and labels of a store.  ``lead_times`` are timedelta64; ``member_coords`` arrays have length N.
+
+    ``encoding`` (dtype, keepbits, compressor; None: lossless ``dtype``, blosc) must agree with ``dtype``;
+    it is checked against ``variables`` on construction (ConfigError for unknown keepbits keys or channels
+    float16 cannot hold).
+    """
 
     variables: tuple[str, ...]
     init_times: np.ndarray
@@ -46,6 +55,16 @@ class StoreLayout:
     lead_chunk: int
     dtype: str = "float32"
     attrs: dict[str, Any] = field(default_factory=dict)
+    encoding: EncodingSpec | None = None
+
+    def __post_init__(self) -> None:
+        if self.encoding is not None and self.encoding.dtype != self.dtype:
+            raise ValueError(f"StoreLayout dtype {self.dtype} differs from its encoding's {self.encoding.dtype}")
+        self.value_encoding().check_variables(self.variables)
+
+    def value_encoding(self) -> EncodingSpec:
+        """The encoding spec of the member fields (lossless ``dtype`` + blosc when none was given)."""
+        return self.encoding if self.encoding is not None else EncodingSpec(dtype=self.dtype)
 
     @property
     def n_members(self) -> int:
@@ -65,11 +84,15 @@ def create_store(path: str | Path, layout: StoreLayout) -> None:
     chunks = layout.chunks()
     data_vars = {}
     encoding: dict[str, dict[str, Any]] = {}
+    spec = layout.value_encoding()
     for name in layout.variables:
+        value_encoding = spec.for_variable(name)
         data_vars[name] = xr.Variable(
-            dims, da.zeros(shape, chunks=chunks, dtype=layout.dtype), attrs=channel_attrs(name)
+            dims,
+            da.zeros(shape, chunks=chunks, dtype=layout.dtype),
+            attrs={**channel_attrs(name), **value_encoding.attrs()},
         )
-        encoding[name] = {"chunks": chunks, "dtype": layout.dtype, "_FillValue": np.nan}
+        encoding[name] = {"chunks": chunks, **value_encoding.zarr_encoding()}
     data_vars[NONFINITE] = xr.Variable(
         ("init_time", "member"),
         da.full(shape[:2], -2, chunks=(1, layout.batch_size), dtype=np.int32),
@@ -109,7 +132,7 @@ def create_store(path: str | Path, layout: StoreLayout) -> None:
     }
     for name, values in layout.member_coords.items():
         coords[name] = ("member", values, {"long_name": name.replace("_", " ")})
-    ds = xr.Dataset(data_vars, coords=coords, attrs=layout.attrs)
+    ds = xr.Dataset(data_vars, coords=coords, attrs={**layout.attrs, "hens_encoding": spec.to_json(layout.variables)})
     encoding["lead_time"] = {"units": "hours", "dtype": "int64"}
     encoding["init_time"] = {"units": "hours since 1970-01-01", "dtype": "int64"}
     with quiet_zarr():
@@ -157,7 +180,10 @@ def is_hens_store(path: str | Path) -> bool:
 
 
 class StoreWriter:
-    """Region writes into an existing store; one open zarr array handle per variable."""
+    """Region writes into an existing store; one open zarr array handle per variable.
+
+    Each block is encoded (bit rounding, dtype) as recorded in the variable's attributes before it is written.
+    """
 
     def __init__(self, path: str | Path, variables: tuple[str, ...]) -> None:
         import zarr
@@ -170,13 +196,20 @@ class StoreWriter:
             raise StoreError(
                 f"cannot open store {self.path} for writing ({err}); remove it or set output.overwrite=true"
             ) from err
+        self.encodings = {
+            name: VariableEncoding.from_attrs(array.attrs, array.dtype) for name, array in self.arrays.items()
+        }
         self.manifest = Manifest(self.path)
 
     def write_block(
         self, variable: str, init_index: int, member_slice: slice, lead_slice: slice, data: np.ndarray
     ) -> None:
-        """Write ``data`` [members, leads, nlat, nlon] into one chunk-aligned region."""
-        self.arrays[variable][init_index, member_slice, lead_slice] = data
+        """Encode float32 ``data`` [members, leads, nlat, nlon] and write it into one chunk-aligned region.
+
+        Pass float32: bit rounding a block already cast to float16 would round twice.
+        """
+        encoded = self.encodings[variable].encode(data, variable)
+        self.arrays[variable][init_index, member_slice, lead_slice] = encoded
 
     def write_nonfinite(self, init_index: int, member_slice: slice, first_bad_lead: np.ndarray) -> None:
         self.nonfinite[init_index, member_slice] = first_bad_lead.astype(np.int32)

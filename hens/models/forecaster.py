@@ -3,6 +3,11 @@
 ``Forecaster(x)`` with ``x`` of shape ``[B, C, nlat, nlon]`` in physical units returns the state one model
 step (``timestep_hours``) later, same shape and units:  y = σ ⊙ f((x − μ) / σ) + μ, where f is the network
 and μ, σ the package's per-channel ``global_means`` / ``global_stds``.
+
+Networks that need the valid time of the input state (makani SFNOs with the solar zenith angle among their
+inputs; they set ``requires_valid_time = True``) get it from ``Forecaster(x, valid_time)``: numpy datetime64
+(UTC), a scalar shared by the batch or one value per member, shape [B].  Everything else about such a network
+(extra input channels, residual connections) happens inside f.
 """
 
 from __future__ import annotations
@@ -33,13 +38,27 @@ class Forecaster(torch.nn.Module):
     def name(self) -> str:
         return self.package.name
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    @property
+    def requires_valid_time(self) -> bool:
+        """True when the network needs ``valid_time`` (e.g. for a solar zenith angle input)."""
+        return bool(getattr(self.network, "requires_valid_time", False))
+
+    def forward(self, x: torch.Tensor, valid_time: np.ndarray | np.datetime64 | None = None) -> torch.Tensor:
+        """One model step: ``x`` [B, C, nlat, nlon] physical units at ``valid_time`` → the state one step later."""
         if x.ndim != 4 or x.shape[1] != len(self.channels) or tuple(x.shape[-2:]) != self.package.grid_shape:
             raise CheckpointError(
                 f"checkpoint {self.name} expects states of shape [B, {len(self.channels)}, "
                 f"{self.package.grid_shape[0]}, {self.package.grid_shape[1]}], got {list(x.shape)}"
             )
-        return self.network((x - self.mean) / self.std) * self.std + self.mean
+        xn = (x - self.mean) / self.std
+        if self.requires_valid_time:
+            if valid_time is None:
+                raise CheckpointError(
+                    f"checkpoint {self.name} needs the valid time of its input (solar zenith angle); "
+                    "pass valid_time as numpy datetime64"
+                )
+            return self.network(xn, valid_time=valid_time) * self.std + self.mean
+        return self.network(xn) * self.std + self.mean
 
 
 def load_forecaster(package: CheckpointPackage | str | Path, device: torch.device | str = "cpu") -> Forecaster:
@@ -52,6 +71,8 @@ def load_forecaster(package: CheckpointPackage | str | Path, device: torch.devic
         raise CheckpointError(f"cannot read weights {pkg.weights_path}: {err}") from err
     state = blob.get("model_state", blob) if isinstance(blob, dict) else blob
     state = {k.removeprefix("module."): v for k, v in state.items()}
+    if hasattr(network, "adapt_state_dict"):  # e.g. makani's legacy filter-weight layout
+        state = network.adapt_state_dict(state)
     expected = network.state_dict()
     wrong_shape = [k for k, v in state.items() if k in expected and tuple(v.shape) != tuple(expected[k].shape)]
     if wrong_shape:

@@ -24,7 +24,17 @@ def _torch_harmonics_sfno(**kwargs: Any) -> torch.nn.Module:
     return SphericalFourierNeuralOperator(**kwargs)
 
 
-BUILDERS: dict[str, Callable[..., torch.nn.Module]] = {"torch_harmonics_sfno": _torch_harmonics_sfno}
+def _makani_sfno(**kwargs: Any) -> torch.nn.Module:
+    """NVIDIA makani's SFNO with its extra input channels; kwargs as read by :mod:`hens.models.makani_package`."""
+    from hens.models.makani_sfno import MakaniSFNOStep
+
+    return MakaniSFNOStep(**kwargs)
+
+
+BUILDERS: dict[str, Callable[..., torch.nn.Module]] = {
+    "torch_harmonics_sfno": _torch_harmonics_sfno,
+    "makani_sfno": _makani_sfno,
+}
 
 
 def build_network(architecture: str, model_kwargs: dict[str, Any]) -> torch.nn.Module:

@@ -76,8 +76,16 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def read_package(path: str | Path) -> CheckpointPackage:
-    """Read and validate a checkpoint package folder (not the weights)."""
+    """Read and validate a checkpoint package folder (not the weights).
+
+    Packages written by NVIDIA makani (config.json without a ``"hens"`` key) are read by
+    :func:`hens.models.makani_package.read_makani_package`; hens' own packages are read here.
+    """
     root = Path(path)
+    from hens.models.makani_package import is_makani_package, read_makani_package
+
+    if is_makani_package(root):
+        return read_makani_package(root)
     if not root.is_dir():
         raise CheckpointError(
             f"checkpoint package {root} does not exist; check model.checkpoint_dir / model.checkpoints"
