@@ -123,6 +123,15 @@ class EnsembleSpec:
 
 
 @dataclass(frozen=True)
+class StatisticsSpec:
+    """In-line ensemble statistics (:mod:`hens.inference.stats`): exceedance thresholds per channel (physical
+    units) and how many work items a rank accumulates before saving a partial (the work redone after a kill)."""
+
+    thresholds: dict[str, tuple[float, ...]]
+    flush_items: int
+
+
+@dataclass(frozen=True)
 class OutputSpec:
     """Where and how members are stored.  The encoding keys (dtype, keepbits, compressor) are described in
     ``configs/output/zarr.yaml`` and :mod:`hens.io.encoding`."""
@@ -138,6 +147,8 @@ class OutputSpec:
     keepbits_by_variable: dict[str, int | None] = field(default_factory=dict)
     compressor: str = "blosc"
     compression_level: int = 5
+    members: tuple[int, ...] | None = None
+    statistics: StatisticsSpec | None = None
 
     def encoding(self) -> EncodingSpec:
         """The value encoding of the member fields (validated when the spec was built)."""
@@ -156,6 +167,10 @@ class OutputSpec:
         if self.keepbits is not None or self.keepbits_by_variable:
             fields["keepbits"] = self.keepbits
             fields["keepbits_by_variable"] = dict(sorted(self.keepbits_by_variable.items()))
+        if self.members is not None:
+            fields["members"] = list(self.members)
+        if self.statistics is not None:
+            fields["statistics"] = {k: list(v) for k, v in sorted(self.statistics.thresholds.items())}
         return fields
 
 
@@ -223,6 +238,46 @@ def date_path(path: str, start_dates: tuple[np.datetime64, ...]) -> str:
             "with ic.date_index=K (SLURM job arrays do), or drop {date} from output.path"
         )
     return path.replace(DATE_PLACEHOLDER, date_tag(start_dates[0]))
+
+
+def _stored_members(cfg: DictConfig) -> tuple[int, ...] | None:
+    """``output.members``: all (None) | none (()) | a list of member indices (checked against the plan later)."""
+    value = OmegaConf.select(cfg, "output.members", default="all")
+    if value is None or value == "all":
+        return None
+    if value == "none":
+        return ()
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = [value]
+    if not OmegaConf.is_list(value) and not isinstance(value, list):
+        raise ConfigError(f"output.members={value!r} must be all, none or a list of member indices like [0, 1, 2]")
+    try:
+        members = tuple(sorted({int(m) for m in value}))
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"output.members={list(value)!r} must hold integer member indices") from err
+    if members and members[0] < 0:
+        raise ConfigError(f"output.members has a negative index {members[0]}; member indices start at 0")
+    return members
+
+
+def _statistics_spec(cfg: DictConfig) -> StatisticsSpec | None:
+    """``output.statistics``: None when disabled, else thresholds per channel and the flush interval."""
+    if not bool(OmegaConf.select(cfg, "output.statistics.enabled", default=False)):
+        return None
+    raw = OmegaConf.select(cfg, "output.statistics.thresholds", default=None) or {}
+    if not isinstance(raw, DictConfig) and not isinstance(raw, dict):
+        raise ConfigError("output.statistics.thresholds must be a mapping like {z500: [55000, 57000]}")
+    thresholds: dict[str, tuple[float, ...]] = {}
+    for name, values in dict(raw).items():
+        values = [values] if isinstance(values, (int, float)) else list(values or [])
+        try:
+            thresholds[str(name)] = tuple(float(v) for v in values)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"output.statistics.thresholds.{name} must be numbers (physical units)") from err
+    flush = OmegaConf.select(cfg, "output.statistics.flush_items", default=32)
+    if not isinstance(flush, int) or isinstance(flush, bool) or flush < 1:
+        raise ConfigError(f"output.statistics.flush_items={flush!r} must be a positive integer")
+    return StatisticsSpec(thresholds=thresholds, flush_items=flush)
 
 
 def generate_spec(cfg: DictConfig) -> GenerateSpec:
@@ -322,7 +377,13 @@ def generate_spec(cfg: DictConfig) -> GenerateSpec:
         keepbits_by_variable=_keepbits_map(cfg),
         compressor=str(OmegaConf.select(cfg, "output.compressor", default="blosc")),
         compression_level=OmegaConf.select(cfg, "output.compression_level", default=5),
+        members=_stored_members(cfg),
+        statistics=_statistics_spec(cfg),
     )
+    if output.statistics is not None and not output.write:
+        raise ConfigError("output.statistics.enabled=true needs output.write=true (statistics are stored)")
+    if output.members == () and output.statistics is None:
+        raise ConfigError("output.members=none stores nothing; set output.statistics.enabled=true or store members")
     if output.variables is not None and not output.variables:
         raise ConfigError("output.variables is empty; list channels or set output.variables=null for all")
     encoding = output.encoding()  # ConfigError naming the key for a bad dtype, keepbits, compressor or level

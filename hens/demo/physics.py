@@ -150,7 +150,7 @@ class PhysicsRollout:
         self.state = model.to_spectral(x0)
         self.k = 0
 
-    def __call__(self, grid: torch.Tensor) -> torch.Tensor:
+    def __call__(self, grid: torch.Tensor, valid_time: np.datetime64 | None = None) -> torch.Tensor:
         self.state = self.model.advance(self.state, self.init_time, self.members, self.k)
         self.k += 1
         return self.model.to_grid(self.state).to(self.device)

@@ -261,7 +261,9 @@ def _score_store(
     lon = np.asarray(fc["lon"].values, dtype=np.float64)
     hours = fc["lead_time"].values.astype("timedelta64[s]").astype(np.int64) / 3600.0
     valid = valid_times(fc).values
-    truth = open_verification(attrs, valid, path=spec.verification_path, variables=variables)
+    truth = open_verification(
+        attrs, valid, path=spec.verification_path, variables=variables, layout=spec.verification_layout
+    )
     obs = align_verification(truth, fc)
     region_names, masks = _regions(spec, lat, lon)
     if spec.spectral:

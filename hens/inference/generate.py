@@ -28,7 +28,15 @@ from hens.errors import HensError, StoreError
 from hens.inference.members import InitialStates
 from hens.inference.rollout import rollout
 from hens.io.manifest import Manifest
-from hens.io.store import StoreLayout, StoreWriter, create_store, is_hens_store, remove_store, update_attrs
+from hens.io.store import (
+    StoreLayout,
+    StoreWriter,
+    create_store,
+    is_hens_store,
+    remove_store,
+    update_attrs,
+    write_statistics,
+)
 from hens.io.writer import BackgroundWriter
 from hens.models.forecaster import Forecaster, check_compatible, load_forecaster
 from hens.models.package import CheckpointPackage, read_package
@@ -144,6 +152,8 @@ def store_layout(
         dtype=spec.output.dtype,
         attrs=attrs,
         encoding=spec.output.encoding(),
+        stored_members=spec.output.members,
+        statistics=dict(spec.output.statistics.thresholds) if spec.output.statistics is not None else None,
     )
 
 
@@ -189,16 +199,19 @@ class _ItemSink:
         lead_chunk: int,
         n_leads: int,
         dtype: str,
+        rows: list[tuple[slice, slice]] | None = None,
     ):
+        """``rows``: (rows of the batch, members of the store) pairs to write; None = the whole item."""
         self.writer, self.store, self.item = writer, store, item
         self.var_index, self.variables = var_index, variables
         self.lead_chunk, self.n_leads, self.dtype = lead_chunk, n_leads, np.dtype(dtype)
+        self.rows = rows if rows is not None else [(slice(None), slice(item.member_start, item.member_stop))]
         self.buffer: list[torch.Tensor] = []
         self.chunk_start = 0
         self.on_cuda = False
 
     def __call__(self, k: int, state: torch.Tensor) -> None:
-        if self.store is None:
+        if self.store is None or not self.rows:
             return
         self.on_cuda = state.is_cuda
         self.buffer.append(state.index_select(1, self.var_index).to("cpu", non_blocking=True))
@@ -210,12 +223,14 @@ class _ItemSink:
             torch.cuda.synchronize()
         block = torch.stack(self.buffer, dim=1).numpy().astype(self.dtype, copy=False)  # [B, L, V, nlat, nlon]
         leads = slice(self.chunk_start, self.chunk_start + block.shape[1])
-        members = slice(self.item.member_start, self.item.member_stop)
-        for v, name in enumerate(self.variables):
-            data = np.ascontiguousarray(block[:, :, v])
-            self.writer.submit(
-                lambda name=name, data=data: self.store.write_block(name, self.item.init_index, members, leads, data)
-            )
+        for batch_rows, members in self.rows:
+            for v, name in enumerate(self.variables):
+                data = np.ascontiguousarray(block[batch_rows, :, v])
+                self.writer.submit(
+                    lambda name=name, data=data, members=members: self.store.write_block(
+                        name, self.item.init_index, members, leads, data
+                    )
+                )
         self.chunk_start += block.shape[1]
         self.buffer = []
 
@@ -263,7 +278,7 @@ class RunSetup:
 def setup_run(spec: GenerateSpec, device: torch.device) -> RunSetup:
     """Resolve and validate the run's inputs (shared by `generate` and single-member regeneration)."""
     packages = resolve_packages(spec)
-    source = build_source(spec.ic)
+    source = build_source(spec.ic, channels=packages[0].channels)
     if spec.model.dynamics == "demo_physics" and spec.ic.source != "demo":
         raise HensError("model.dynamics=demo_physics runs the demo world's solver and needs ic.source=demo")
     check_grid(source, packages[0].lat, packages[0].lon, packages[0].name)
@@ -272,6 +287,18 @@ def setup_run(spec: GenerateSpec, device: torch.device) -> RunSetup:
     variables = tuple(spec.output.variables or model_channels)
     var_index = torch.as_tensor(channel_indices(model_channels, variables, "the model"), device=device)
     layout = EnsembleLayout(len(packages), spec.ensemble.n_perturbations, spec.ensemble.control_member)
+    if spec.output.members and spec.output.members[-1] >= layout.n_members:
+        raise HensError(
+            f"output.members lists member {spec.output.members[-1]}, but the ensemble has members 0…"
+            f"{layout.n_members - 1}; choose indices in that range"
+        )
+    if spec.output.statistics is not None:
+        unknown = [v for v in spec.output.statistics.thresholds if v not in variables]
+        if unknown:
+            raise HensError(
+                f"output.statistics.thresholds names {', '.join(unknown)}, not a stored channel "
+                f"({', '.join(variables)}); use stored channels"
+            )
     dt = np.timedelta64(int(round(packages[0].timestep_hours * 3600)), "s")
     needed = [t - k * dt for t in spec.ic.start_dates for k in range(spec.ensemble.bred_vector.n_cycles, -1, -1)]
     source.check_available(np.array(needed, dtype="datetime64[ns]"))
@@ -321,15 +348,19 @@ def _run(spec: GenerateSpec, ctx: DistContext, device: torch.device) -> Generate
     status = broadcast_from_main(ctx, status)
     if isinstance(status, HensError):
         raise status
-    finished = set(Manifest(store_path).finished()) if store_path is not None else set()
+    finished = _finished_items(store_path) if store_path is not None else set()
     barrier(ctx)  # every rank has read the same manifest before anyone adds to it
     mine = shard([it for it in items if it.key not in finished], ctx.rank, ctx.world_size)
     result = GenerateResult(store=store_path, items_skipped=len(finished))
     if ctx.is_main and status == "resumed":
         log.info("resuming %s: %d of %d chunks already finished", store_path, len(finished), len(items))
 
-    store = StoreWriter(store_path, tuple(variables)) if store_path is not None else None
+    stored = spec.output.members
+    store_variables = tuple(variables) if stored != () else ()
+    store = StoreWriter(store_path, store_variables) if store_path is not None else None
+    position = {m: i for i, m in enumerate(stored)} if stored else None
     n_leads = spec.ensemble.n_steps + 1
+    stats = _StatsBook(spec, store_path, tuple(variables), n_leads, len(packages[0].lat), len(packages[0].lon), device)
     forecaster: Forecaster | None = None
     start = time.perf_counter()
     bar = _progress(spec.progress, len(mine) * spec.ensemble.batch_size * spec.ensemble.n_steps, ctx)
@@ -339,17 +370,28 @@ def _run(spec: GenerateSpec, ctx: DistContext, device: torch.device) -> Generate
                 forecaster = None  # free the previous checkpoint before loading the next
                 forecaster = load_forecaster(packages[item.checkpoint], device)
             states = initial.member_states(forecaster, item)
+            rows = _stored_rows(item, position) if stored is not None else None
             sink = _ItemSink(
-                writer, store, item, var_index, tuple(variables), spec.output.lead_chunk, n_leads, "float32"
+                writer, store, item, var_index, store_variables, spec.output.lead_chunk, n_leads, "float32", rows
             )
+            accumulate = stats.accumulator(item)
 
-            def on_step(k: int, state: torch.Tensor, sink: _ItemSink = sink) -> None:
+            def on_step(k: int, state: torch.Tensor, sink: _ItemSink = sink, accumulate=accumulate) -> None:
                 sink(k, state)
+                if accumulate is not None:
+                    accumulate.add(k, state.index_select(1, var_index))
                 if k > 0:
                     bar.update(state.shape[0])
 
             step = member_dynamics(spec, forecaster, item, states)
-            first_bad = rollout(step, states, spec.ensemble.n_steps, on_step)
+            first_bad = rollout(
+                step,
+                states,
+                spec.ensemble.n_steps,
+                on_step,
+                start_time=np.datetime64(spec.ic.start_dates[item.init_index], "ns"),
+                timestep=np.timedelta64(int(round(forecaster.timestep_hours * 3600)), "s"),
+            )
             result.member_steps += item.n_members * spec.ensemble.n_steps
             elapsed = time.perf_counter() - start
             bar.set_postfix_str(f"{result.member_steps / max(elapsed, 1e-9):.1f} member-steps/s")
@@ -364,17 +406,114 @@ def _run(spec: GenerateSpec, ctx: DistContext, device: torch.device) -> Generate
             ]
             result.nonfinite.extend(bad)
             if store is not None:
-                members = slice(item.member_start, item.member_stop)
                 bad_leads = first_bad.numpy()
-                writer.submit(lambda i=item.init_index, m=members, fb=bad_leads: store.write_nonfinite(i, m, fb))
-                writer.flush()  # every chunk of the item is on disk before it is recorded as finished
-                store.manifest.mark_done(item.key, {"item": item.__dict__, "nonfinite": bad})
+                for batch_rows, members in (
+                    rows if rows is not None else [(slice(None), slice(item.member_start, item.member_stop))]
+                ):
+                    writer.submit(
+                        lambda i=item.init_index, m=members, fb=bad_leads[batch_rows]: store.write_nonfinite(i, m, fb)
+                    )
+                stats.pending.append((item, bad))
+                if stats.should_flush(last=item is mine[-1]):
+                    writer.flush()  # every chunk of the items is on disk before they are recorded as finished
+                    for done, done_bad in stats.flush():
+                        store.manifest.mark_done(done.key, {"item": done.__dict__, "nonfinite": done_bad})
             result.items_done += 1
     result.seconds = time.perf_counter() - start
     barrier(ctx)
     if store is not None and ctx.is_main:
         _finalize_store(store_path)
+        if spec.output.statistics is not None:
+            _finalize_statistics(store_path, items, tuple(variables))
     return result
+
+
+def _stored_rows(item: WorkItem, position: dict[int, int] | None) -> list[tuple[slice, slice]]:
+    """(batch row, store member) slices of the item's members that are stored (``output.members`` subset)."""
+    if not position:
+        return []
+    return [
+        (slice(i, i + 1), slice(position[m], position[m] + 1))
+        for i, m in enumerate(range(item.member_start, item.member_stop))
+        if m in position
+    ]
+
+
+def _finished_items(store_path: Path) -> set[str]:
+    """Items already done: manifest records, plus items inside saved statistics partials (a kill between
+    saving a partial and writing its items' records must not count them twice)."""
+    from hens.inference.stats import partial_items
+
+    return set(Manifest(store_path).finished()) | partial_items(stats_dir(store_path))
+
+
+def stats_dir(store_path: Path) -> Path:
+    """Where the partial statistics accumulators of a store live (inside the manifest folder)."""
+    return Manifest(store_path).root / "stats"
+
+
+class _StatsBook:
+    """This rank's in-line statistics: one accumulator per start date, saved as partials every ``flush_items``
+    items (then those items are recorded as finished).  Without statistics, every item flushes at once."""
+
+    def __init__(
+        self,
+        spec: GenerateSpec,
+        store_path: Path | None,
+        variables: tuple[str, ...],
+        n_leads: int,
+        n_lat: int,
+        n_lon: int,
+        device: torch.device,
+    ) -> None:
+        from hens.inference.stats import Thresholds
+
+        self.spec = spec.output.statistics
+        self.folder = stats_dir(store_path) if store_path is not None else None
+        self.shape = (len(variables), n_lat, n_lon)
+        self.n_leads, self.device = n_leads, device
+        pairs = []
+        if self.spec is not None:
+            for v, name in enumerate(variables):
+                pairs += [(v, t) for t in self.spec.thresholds.get(name, ())]
+        self.thresholds = Thresholds(tuple(pairs))
+        self.open: dict[int, Any] = {}
+        self.pending: list[tuple[WorkItem, list[dict[str, Any]]]] = []
+
+    def accumulator(self, item: WorkItem):
+        """The accumulator of the item's start date (None without statistics); the item is recorded in it."""
+        if self.spec is None:
+            return None
+        from hens.inference.stats import StatsAccumulator
+
+        if item.init_index not in self.open:
+            self.open[item.init_index] = StatsAccumulator(self.n_leads, self.shape, self.thresholds, self.device)
+        acc = self.open[item.init_index]
+        acc.items.append(item.key)
+        return acc
+
+    def should_flush(self, last: bool) -> bool:
+        return self.spec is None or last or len(self.pending) >= self.spec.flush_items
+
+    def flush(self) -> list[tuple[WorkItem, list[dict[str, Any]]]]:
+        """Save the open accumulators (one partial per start date) and return the items they finish."""
+        if self.spec is not None and self.folder is not None:
+            for init_index, acc in sorted(self.open.items()):
+                acc.save(self.folder / f"{init_index:05d}")
+            self.open = {}
+        done, self.pending = self.pending, []
+        return done
+
+
+def _finalize_statistics(path: Path, items: list[WorkItem], variables: tuple[str, ...]) -> None:
+    """Merge every start date's partials into the stored statistics (rank 0, after all ranks finished)."""
+    from hens.inference.stats import finalize, merge_partials
+
+    for init_index in sorted({it.init_index for it in items}):
+        expected = [it.key for it in items if it.init_index == init_index]
+        folder = stats_dir(path) / f"{init_index:05d}"
+        merged = merge_partials(folder.glob("*.npz") if folder.is_dir() else [], expected)
+        write_statistics(path, init_index, variables, finalize(merged))
 
 
 def _finalize_store(path: Path) -> None:

@@ -88,6 +88,9 @@ class InitialStates:
     def bred_vectors(self, forecaster: Forecaster, item: WorkItem, perturbations: list[int]) -> torch.Tensor:
         """δ_p for the given perturbation indices, ``[P', C, nlat, nlon]`` float32 on the device."""
         _, before = self.analyses(item.init_index, forecaster.timestep_hours)
+        dt = np.timedelta64(int(round(forecaster.timestep_hours * 3600)), "s")
+        n = self.bred.n_cycles
+        before_times = [self.init_times[item.init_index] - (n - k) * dt for k in range(n)]
         target = self.target_amplitude(forecaster)
         t0 = self.init_times[item.init_index]
         generators = []
@@ -114,6 +117,7 @@ class InitialStates:
                 target.to(device=self.device, dtype=torch.float32),
                 self.lat,
                 boundary_deg=self.bred.hemisphere_boundary_deg,
+                valid_times=before_times,
             )
 
     def member_states(self, forecaster: Forecaster, item: WorkItem) -> torch.Tensor:

@@ -42,7 +42,11 @@ def regenerate_member(spec: GenerateSpec, init_time: str, member: int) -> xr.Dat
     outputs: list[torch.Tensor] = []
     rollout(
         member_dynamics(spec, forecaster, item, states),
-        states, spec.ensemble.n_steps, lambda k, s: outputs.append(s.index_select(1, setup.var_index).cpu())
+        states,
+        spec.ensemble.n_steps,
+        lambda k, s: outputs.append(s.index_select(1, setup.var_index).cpu()),
+        start_time=t0,
+        timestep=np.timedelta64(int(round(package.timestep_hours * 3600)), "s"),
     )
     raw = torch.stack(outputs, dim=1)[0].numpy()  # [L, V, nlat, nlon] float32
     encoding = spec.output.encoding()  # the store's bit rounding and dtype, so values match the full run's

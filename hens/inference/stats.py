@@ -116,8 +116,9 @@ class StatsAccumulator:
         """Write the accumulator and its item keys to a new ``<uuid>.npz`` in ``folder`` (atomic rename)."""
         folder.mkdir(parents=True, exist_ok=True)
         name = uuid.uuid4().hex
-        tmp = folder / f".{name}.tmp.npz"
-        np.savez(tmp, items=np.array(self.items, dtype=str), **self.arrays())
+        tmp = folder / f".{name}.tmp"  # not *.npz: a kill mid-save leaves nothing that looks like a partial
+        with open(tmp, "wb") as handle:
+            np.savez(handle, items=np.array(self.items, dtype=str), **self.arrays())
         path = folder / f"{name}.npz"
         os.replace(tmp, path)
         return path
@@ -159,6 +160,16 @@ def finalize(acc: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }
 
 
+def partial_items(folder: Path) -> set[str]:
+    """Keys of the work items contained in the saved partials under ``folder`` (any start date)."""
+    keys: set[str] = set()
+    if folder.is_dir():
+        for path in folder.glob("*/*.npz"):
+            with np.load(path) as blob:
+                keys.update(str(i) for i in blob["items"])
+    return keys
+
+
 def merge_partials(paths: Iterable[Path], expected_items: Sequence[str]) -> dict[str, np.ndarray]:
     """Merge saved partial accumulators of one start date; every expected item must be in exactly one.
 
@@ -173,7 +184,9 @@ def merge_partials(paths: Iterable[Path], expected_items: Sequence[str]) -> dict
             items = [str(i) for i in blob["items"]]
         for item in items:
             if item in seen:
-                raise HensError(f"work item {item} is counted in two statistics partials ({seen[item].name}, {path.name})")
+                raise HensError(
+                    f"work item {item} is counted in two statistics partials ({seen[item].name}, {path.name})"
+                )
             seen[item] = path
         total = part if total is None else merge(total, part)
     missing = sorted(set(expected_items) - set(seen))

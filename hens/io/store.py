@@ -56,6 +56,8 @@ class StoreLayout:
     dtype: str = "float32"
     attrs: dict[str, Any] = field(default_factory=dict)
     encoding: EncodingSpec | None = None
+    stored_members: tuple[int, ...] | None = None
+    statistics: dict[str, tuple[float, ...]] | None = None
 
     def __post_init__(self) -> None:
         if self.encoding is not None and self.encoding.dtype != self.dtype:
@@ -68,10 +70,22 @@ class StoreLayout:
 
     @property
     def n_members(self) -> int:
+        """Members of the ensemble (stored or not)."""
         return len(next(iter(self.member_coords.values())))
 
+    @property
+    def member_index(self) -> np.ndarray:
+        """Global indices of the members whose fields are stored (all, or ``stored_members``)."""
+        if self.stored_members is None:
+            return np.arange(self.n_members)
+        return np.asarray(self.stored_members, dtype=np.int64)
+
     def chunks(self) -> tuple[int, int, int, int, int]:
-        return (1, self.batch_size, min(self.lead_chunk, len(self.lead_times)), len(self.lat), len(self.lon))
+        member_chunk = self.batch_size if self.stored_members is None else 1
+        return (1, member_chunk, min(self.lead_chunk, len(self.lead_times)), len(self.lat), len(self.lon))
+
+    def stats_chunks(self) -> tuple[int, int, int, int]:
+        return (1, min(self.lead_chunk, len(self.lead_times)), len(self.lat), len(self.lon))
 
 
 def create_store(path: str | Path, layout: StoreLayout) -> None:
@@ -79,30 +93,37 @@ def create_store(path: str | Path, layout: StoreLayout) -> None:
     import dask.array as da
     import xarray as xr
 
-    shape = (len(layout.init_times), layout.n_members, len(layout.lead_times), len(layout.lat), len(layout.lon))
+    stored = layout.member_index
+    shape = (len(layout.init_times), len(stored), len(layout.lead_times), len(layout.lat), len(layout.lon))
     dims = ("init_time", "member", "lead_time", "lat", "lon")
     chunks = layout.chunks()
     data_vars = {}
     encoding: dict[str, dict[str, Any]] = {}
     spec = layout.value_encoding()
-    for name in layout.variables:
-        value_encoding = spec.for_variable(name)
-        data_vars[name] = xr.Variable(
-            dims,
-            da.zeros(shape, chunks=chunks, dtype=layout.dtype),
-            attrs={**channel_attrs(name), **value_encoding.attrs()},
+    if len(stored):
+        for name in layout.variables:
+            value_encoding = spec.for_variable(name)
+            data_vars[name] = xr.Variable(
+                dims,
+                da.zeros(shape, chunks=chunks, dtype=layout.dtype),
+                attrs={**channel_attrs(name), **value_encoding.attrs()},
+            )
+            encoding[name] = {"chunks": chunks, **value_encoding.zarr_encoding()}
+        data_vars[NONFINITE] = xr.Variable(
+            ("init_time", "member"),
+            da.full(shape[:2], -2, chunks=(1, chunks[1]), dtype=np.int32),
+            attrs={
+                "long_name": "first lead-time index at which the member has a NaN or Inf value",
+                "flag_values": [-2, -1],
+                "flag_meanings": "not_generated_yet all_finite",
+            },
         )
-        encoding[name] = {"chunks": chunks, **value_encoding.zarr_encoding()}
-    data_vars[NONFINITE] = xr.Variable(
-        ("init_time", "member"),
-        da.full(shape[:2], -2, chunks=(1, layout.batch_size), dtype=np.int32),
-        attrs={
-            "long_name": "first lead-time index at which the member has a NaN or Inf value",
-            "flag_values": [-2, -1],
-            "flag_meanings": "not_generated_yet all_finite",
-        },
-    )
-    encoding[NONFINITE] = {"chunks": (1, layout.batch_size), "_FillValue": None}
+        encoding[NONFINITE] = {"chunks": (1, chunks[1]), "_FillValue": None}
+    extra_coords: dict[str, Any] = {}
+    if layout.statistics is not None:
+        stats_vars, stats_encoding, extra_coords = _statistics_template(layout)
+        data_vars.update(stats_vars)
+        encoding.update(stats_encoding)
     coords: dict[str, Any] = {
         "init_time": (
             "init_time",
@@ -111,7 +132,7 @@ def create_store(path: str | Path, layout: StoreLayout) -> None:
         ),
         "member": (
             "member",
-            np.arange(layout.n_members, dtype=np.int32),
+            stored.astype(np.int32),
             {"long_name": "ensemble member", "standard_name": "realization"},
         ),
         "lead_time": (
@@ -131,7 +152,8 @@ def create_store(path: str | Path, layout: StoreLayout) -> None:
         ),
     }
     for name, values in layout.member_coords.items():
-        coords[name] = ("member", values, {"long_name": name.replace("_", " ")})
+        coords[name] = ("member", np.asarray(values)[stored], {"long_name": name.replace("_", " ")})
+    coords.update(extra_coords)
     ds = xr.Dataset(data_vars, coords=coords, attrs={**layout.attrs, "hens_encoding": spec.to_json(layout.variables)})
     encoding["lead_time"] = {"units": "hours", "dtype": "int64"}
     encoding["init_time"] = {"units": "hours since 1970-01-01", "dtype": "int64"}
@@ -140,7 +162,68 @@ def create_store(path: str | Path, layout: StoreLayout) -> None:
     # −2 ("not generated yet") is real data, not a fill value (xarray would mask a fill value): write it now
     import zarr
 
-    zarr.open_array(str(Path(path) / NONFINITE), mode="r+")[...] = -2
+    if len(stored):
+        zarr.open_array(str(Path(path) / NONFINITE), mode="r+")[...] = -2
+
+
+def stats_name(variable: str, stat: str) -> str:
+    """Store name of an in-line statistic: ``<variable>_ens_<stat>`` (mean, variance, min, max, exceedance)."""
+    return f"{variable}_ens_{stat}"
+
+
+ENSEMBLE_COUNT = "ensemble_count"
+
+
+def _statistics_template(layout: StoreLayout) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Variables, encodings and coordinates of the in-line statistics (see :mod:`hens.inference.stats`)."""
+    import dask.array as da
+    import xarray as xr
+
+    thresholds = layout.statistics or {}
+    n_init, n_lead, n_lat, n_lon = len(layout.init_times), len(layout.lead_times), len(layout.lat), len(layout.lon)
+    chunks = layout.stats_chunks()
+    dims = ("init_time", "lead_time", "lat", "lon")
+    described = {
+        "mean": "ensemble mean",
+        "variance": "ensemble variance (unbiased, ddof = 1)",
+        "min": "ensemble minimum",
+        "max": "ensemble maximum",
+    }
+    data_vars: dict[str, Any] = {}
+    encoding: dict[str, Any] = {}
+    coords: dict[str, Any] = {}
+    for name in layout.variables:
+        base = channel_attrs(name)
+        for stat, text in described.items():
+            attrs = {"long_name": f"{text} of {base.get('long_name', name)}", "cell_methods": f"member: {stat}"}
+            units = base.get("units")
+            if units:
+                attrs["units"] = f"({units})2" if stat == "variance" else units
+            key = stats_name(name, stat)
+            data_vars[key] = xr.Variable(
+                dims, da.full((n_init, n_lead, n_lat, n_lon), np.nan, chunks=chunks, dtype=np.float32), attrs=attrs
+            )
+            encoding[key] = {"chunks": chunks, "_FillValue": np.float32(np.nan)}
+        values = thresholds.get(name)
+        if values:
+            tdim = f"threshold_{name}"
+            coords[tdim] = (tdim, np.asarray(values, dtype=np.float64), {"units": base.get("units", "1")})
+            key = stats_name(name, "exceedance")
+            data_vars[key] = xr.Variable(
+                ("init_time", tdim, *dims[1:]),
+                da.zeros(
+                    (n_init, len(values), n_lead, n_lat, n_lon), chunks=(1, len(values), *chunks[1:]), dtype=np.int32
+                ),
+                attrs={"long_name": f"number of members with {name} above the threshold", "units": "1"},
+            )
+            encoding[key] = {"chunks": (1, len(values), *chunks[1:]), "_FillValue": None}
+    data_vars[ENSEMBLE_COUNT] = xr.Variable(
+        ("init_time", "lead_time"),
+        da.zeros((n_init, n_lead), chunks=(1, n_lead), dtype=np.int32),
+        attrs={"long_name": "members with a finite state in the statistics", "units": "1"},
+    )
+    encoding[ENSEMBLE_COUNT] = {"chunks": (1, n_lead), "_FillValue": None}
+    return data_vars, encoding, coords
 
 
 @contextlib.contextmanager
@@ -191,7 +274,8 @@ class StoreWriter:
         self.path = Path(path)
         try:
             self.arrays = {name: zarr.open_array(str(self.path / name), mode="r+") for name in variables}
-            self.nonfinite = zarr.open_array(str(self.path / NONFINITE), mode="r+")
+            has_members = (self.path / NONFINITE).is_dir()
+            self.nonfinite = zarr.open_array(str(self.path / NONFINITE), mode="r+") if has_members else None
         except Exception as err:  # noqa: BLE001 - any failure to open is the same user-facing problem
             raise StoreError(
                 f"cannot open store {self.path} for writing ({err}); remove it or set output.overwrite=true"
@@ -212,4 +296,27 @@ class StoreWriter:
         self.arrays[variable][init_index, member_slice, lead_slice] = encoded
 
     def write_nonfinite(self, init_index: int, member_slice: slice, first_bad_lead: np.ndarray) -> None:
-        self.nonfinite[init_index, member_slice] = first_bad_lead.astype(np.int32)
+        if self.nonfinite is not None:
+            self.nonfinite[init_index, member_slice] = first_bad_lead.astype(np.int32)
+
+
+def write_statistics(
+    path: str | Path, init_index: int, variables: tuple[str, ...], stats: dict[str, np.ndarray]
+) -> None:
+    """Write one start date's finished statistics (:func:`hens.inference.stats.finalize` output: mean, variance,
+    min, max ``[L, V, H, W]``, exceed ``[K, L, H, W]`` in threshold order, n ``[L]``) into the store."""
+    import zarr
+
+    root = Path(path)
+    for v, name in enumerate(variables):
+        for stat in ("mean", "variance", "min", "max"):
+            zarr.open_array(str(root / stats_name(name, stat)), mode="r+")[init_index] = stats[stat][:, v]
+    k = 0
+    for name in variables:
+        target = root / stats_name(name, "exceedance")
+        if target.is_dir():
+            array = zarr.open_array(str(target), mode="r+")
+            n_thresholds = array.shape[1]
+            array[init_index] = stats["exceed"][k : k + n_thresholds]
+            k += n_thresholds
+    zarr.open_array(str(root / ENSEMBLE_COUNT), mode="r+")[init_index] = stats["n"]

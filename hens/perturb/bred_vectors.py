@@ -186,6 +186,7 @@ def breed(
     *,
     boundary_deg: float = BOUNDARY_DEG,
     batch_size: int | None = None,
+    valid_times: Sequence[np.datetime64] | None = None,
 ) -> torch.Tensor:
     """Breed P perturbations through n analysis cycles; return the bred vectors valid at time t.
 
@@ -214,6 +215,8 @@ def breed(
         lat_deg: [nlat] latitudes in degrees.
         boundary_deg: b (degrees).
         batch_size: how many perturbed states per call of ``step``.
+        valid_times: the n valid times of ``analyses``; when given, ``step`` is called as ``step(x, valid_time)``
+            (models with time-dependent inputs such as the solar zenith angle).
 
     Returns:
         [P, C, nlat, nlon] bred perturbations valid at t, dtype and device of ``analyses``.
@@ -236,13 +239,21 @@ def breed(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     target = torch.as_tensor(target, dtype=analyses.dtype, device=analyses.device)
     delta = initial_delta.to(dtype=analyses.dtype, device=analyses.device)
+    if valid_times is not None:
+        if len(valid_times) != analyses.shape[0]:
+            raise ValueError(f"{len(valid_times)} valid times for {analyses.shape[0]} analyses")
+        timed_step = step
+        step_at = lambda k: (lambda x: timed_step(x, valid_times[k]))  # noqa: E731
+    else:
+        step_at = lambda k: step  # noqa: E731
     with torch.no_grad():
         for k in range(analyses.shape[0]):
+            step_k = step_at(k)
             x = analyses[k : k + 1]
-            control = step(x)
+            control = step_k(x)
             if control.shape != x.shape:
                 raise ValueError(f"step returned shape {tuple(control.shape)} for input {tuple(x.shape)}")
-            chunks = [step(x + delta[i : i + batch]) - control for i in range(0, n_pert, batch)]
+            chunks = [step_k(x + delta[i : i + batch]) - control for i in range(0, n_pert, batch)]
             grown = torch.cat(chunks) if chunks else delta
             blown_up = ~torch.isfinite(grown).flatten(1).all(dim=1)  # [P]
             delta = rescale(grown, target, lat_deg, boundary_deg=boundary_deg)
