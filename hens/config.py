@@ -120,6 +120,10 @@ class EnsembleSpec:
     n_steps: int
     batch_size: int
     bred_vector: BredVectorSpec
+    auto_batch: bool = False
+    max_batch_size: int = 64
+    memory_fraction: float = 0.8
+    memory_gb: float | None = None
 
 
 @dataclass(frozen=True)
@@ -195,13 +199,19 @@ class GenerateSpec:
     launcher: LauncherSpec
     resolved: str
 
+    def _memory_planning_keys(self) -> tuple[str, ...]:
+        """Ensemble keys left out of the fingerprint: with batch_size=auto the store records the batch it was
+        created with (``.hens/run.json``), so a resume on another device or with other limits reuses it."""
+        planning = ("memory_fraction", "memory_gb")
+        return (*planning, "batch_size", "max_batch_size") if self.ensemble.auto_batch else planning
+
     def fingerprint_fields(self) -> dict[str, Any]:
         """The fields that determine the store's content (not where or how fast it is written)."""
         fields = {
             "seed": self.seed,
             "model": asdict(self.model),
             "ic": {**asdict(self.ic), "start_dates": [str(t) for t in self.ic.start_dates]},
-            "ensemble": asdict(self.ensemble),
+            "ensemble": {k: v for k, v in asdict(self.ensemble).items() if k not in self._memory_planning_keys()},
             "output": self.output.content_fields(),
         }
         return fields
@@ -347,12 +357,36 @@ def generate_spec(cfg: DictConfig) -> GenerateSpec:
         raise ConfigError("ensemble.bred_vector.hemisphere_boundary_deg must be in [0, 90)")
     if not bred.seed_channels:
         raise ConfigError("ensemble.bred_vector.seed_channels is empty; name at least one channel (e.g. [z500])")
+    n_perturbations = _positive_int(cfg, "ensemble.n_perturbations")
+    auto_batch = OmegaConf.select(cfg, "ensemble.batch_size", default=None) == "auto"
+    max_batch = OmegaConf.select(cfg, "ensemble.max_batch_size", default=64)
+    if not isinstance(max_batch, int) or isinstance(max_batch, bool) or max_batch < 1:
+        raise ConfigError(f"ensemble.max_batch_size={max_batch!r} must be a positive integer")
+    fraction = float(OmegaConf.select(cfg, "ensemble.memory_fraction", default=0.8))
+    if not 0 < fraction <= 1:
+        raise ConfigError(f"ensemble.memory_fraction={fraction} must be in (0, 1]")
+    memory_gb = OmegaConf.select(cfg, "ensemble.memory_gb", default=None)
+    if memory_gb is not None and not float(memory_gb) > 0:
+        raise ConfigError(f"ensemble.memory_gb={memory_gb} must be > 0 GiB (or null to measure the free memory)")
+    if auto_batch:  # the upper bound; the run lowers it to what fits in memory (hens/inference/memory.py)
+        batch_size = max(
+            d for d in range(1, 2 * n_perturbations + 1) if (2 * n_perturbations) % d == 0 and d <= max_batch
+        )
+    else:
+        value = _require(cfg, "ensemble.batch_size")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"ensemble.batch_size={value!r} must be a positive integer or auto (fit to free memory)")
+        batch_size = int(value)
     ensemble = EnsembleSpec(
-        n_perturbations=_positive_int(cfg, "ensemble.n_perturbations"),
+        n_perturbations=n_perturbations,
         control_member=bool(_require(cfg, "ensemble.control_member")),
         n_steps=_positive_int(cfg, "ensemble.n_steps"),
-        batch_size=_positive_int(cfg, "ensemble.batch_size"),
+        batch_size=batch_size,
         bred_vector=bred,
+        auto_batch=auto_batch,
+        max_batch_size=max_batch,
+        memory_fraction=fraction,
+        memory_gb=None if memory_gb is None else float(memory_gb),
     )
     per_checkpoint = 2 * ensemble.n_perturbations
     if per_checkpoint % ensemble.batch_size != 0:

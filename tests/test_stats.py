@@ -153,3 +153,34 @@ def test_statistics_only_store_and_config_errors(tmp_path, cache_dir):
         assert proc.returncode == 2 and message in proc.stderr, (overrides, proc.stderr)
         assert len(proc.stderr.strip().splitlines()) == 1
         assert not (tmp_path / "bad.zarr").exists()
+
+
+def test_choose_batch_size_is_the_largest_fitting_divisor():
+    from hens.inference.memory import GIB, MemoryEstimate, choose_batch_size
+
+    est = MemoryEstimate(fixed=2 * GIB, per_member=3 * GIB)
+    assert choose_batch_size(256, est, 80 * GIB, cap=64) == 16  # 26 fit; largest divisor of 256 ≤ 26
+    assert choose_batch_size(256, est, 80 * GIB, cap=8) == 8
+    assert choose_batch_size(6, est, 14 * GIB, cap=64) == 3  # 4 fit, 4 does not divide 6
+    assert choose_batch_size(7, est, 5 * GIB, cap=64) == 1
+    with pytest.raises(HensError, match="one member needs 5.00 GiB but only 4.00 GiB"):
+        choose_batch_size(256, est, 4 * GIB, cap=64)
+
+
+def test_auto_batch_size_from_memory_and_resume_keeps_it(tmp_path, cache_dir):
+    import zarr
+
+    base = [o for o in SMALL if not o.startswith("ensemble.batch_size")] + ["ensemble.batch_size=auto"]
+    store = tmp_path / "auto.zarr"
+    run_hens(["generate", *base, "ensemble.max_batch_size=4", f"output.path={store}"], cache_dir)
+    assert zarr.open_array(str(store / "z500")).chunks[1] == 4
+    # a resume with other limits keeps the store's batch (same store, nothing recomputed)
+    proc = run_hens(["generate", *base, "ensemble.max_batch_size=2", f"output.path={store}"], cache_dir)
+    assert "0 member-steps" in proc.stderr or "resum" in proc.stderr.lower()
+    assert zarr.open_array(str(store / "z500")).chunks[1] == 4
+    tiny = run_hens(
+        ["generate", *base, "ensemble.memory_gb=0.0001", f"output.path={tmp_path / 'tiny.zarr'}"],
+        cache_dir,
+        check=False,
+    )
+    assert tiny.returncode == 2 and "one member needs" in tiny.stderr and not (tmp_path / "tiny.zarr").exists()

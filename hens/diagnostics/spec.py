@@ -204,6 +204,12 @@ def _sigma_edges(cfg: DictConfig) -> tuple[float, ...]:
 
 def diagnose_spec(cfg: DictConfig) -> DiagnoseSpec:
     """Validate a composed ``diagnose`` config into a :class:`DiagnoseSpec`."""
+    if OmegaConf.select(cfg, "diagnose.verification", default=None) is not None and OmegaConf.is_missing(
+        cfg.diagnose.verification, "path"
+    ):
+        raise ConfigError(
+            "verification=era5 needs diagnose.verification.path=<ERA5 Zarr>; set it (or use verification=store)"
+        )
     if OmegaConf.select(cfg, "diagnose", default=None) is None:
         raise ConfigError("config group diagnose is missing; keep `- diagnose: default` in configs/diagnose.yaml")
     fmt = _choice(cfg, "diagnose.format", FORMATS, "zarr")

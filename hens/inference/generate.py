@@ -182,7 +182,7 @@ def prepare_store(path: Path, layout: StoreLayout, run_fingerprint: str, overwri
             raise StoreError(f"output.path={path} exists and is not a hens store; choose another output.path")
     path.parent.mkdir(parents=True, exist_ok=True)
     create_store(path, layout)
-    manifest.write_run({"fingerprint": run_fingerprint, "hens_version": __version__})
+    manifest.write_run({"fingerprint": run_fingerprint, "hens_version": __version__, "batch_size": layout.batch_size})
     return "created"
 
 
@@ -327,8 +327,50 @@ def setup_run(spec: GenerateSpec, device: torch.device) -> RunSetup:
     return RunSetup(packages, variables, var_index, layout, initial, source_info, run_fingerprint)
 
 
+def resolve_batch_size(spec: GenerateSpec, setup: RunSetup, ctx: DistContext, device: torch.device) -> GenerateSpec:
+    """``ensemble.batch_size=auto``: the batch the store was created with when resuming, else the largest that
+    fits in memory (rank 0 measures, every rank uses its choice); see :mod:`hens.inference.memory`."""
+    from dataclasses import replace
+
+    if not spec.ensemble.auto_batch:
+        return spec
+    batch: Any = None
+    if ctx.is_main:
+        try:
+            run = Manifest(Path(spec.output.path)).read_run() if spec.output.write else None
+            if run is not None and run.get("fingerprint") == setup.fingerprint and run.get("batch_size"):
+                batch = int(run["batch_size"])
+            else:
+                from hens.inference.memory import available_memory, choose_batch_size, measure
+
+                package = setup.packages[0]
+                estimate = measure(
+                    load_forecaster(package, device),
+                    (len(package.channels), *package.grid_shape),
+                    device,
+                    spec.output.lead_chunk,
+                )
+                available = available_memory(device, spec.ensemble.memory_gb, spec.ensemble.memory_fraction)
+                batch = choose_batch_size(
+                    setup.layout.members_per_checkpoint, estimate, available, spec.ensemble.max_batch_size
+                )
+                log.info(
+                    "ensemble.batch_size=auto: %d members (%.2f GiB per member, %.2f GiB available)",
+                    batch,
+                    estimate.per_member / 2**30,
+                    available / 2**30,
+                )
+        except HensError as err:
+            batch = err
+    batch = broadcast_from_main(ctx, batch)
+    if isinstance(batch, HensError):
+        raise batch
+    return replace(spec, ensemble=replace(spec.ensemble, batch_size=int(batch)))
+
+
 def _run(spec: GenerateSpec, ctx: DistContext, device: torch.device) -> GenerateResult:
     setup = setup_run(spec, device)
+    spec = resolve_batch_size(spec, setup, ctx, device)
     packages, variables, var_index, layout = setup.packages, setup.variables, setup.var_index, setup.layout
     items = plan_work(layout, len(spec.ic.start_dates), spec.ensemble.batch_size)
     run_fingerprint, source_info, initial = setup.fingerprint, setup.source_info, setup.initial
