@@ -198,6 +198,7 @@ class GenerateSpec:
     output: OutputSpec
     launcher: LauncherSpec
     resolved: str
+    precision: str = "fp32"
 
     def _memory_planning_keys(self) -> tuple[str, ...]:
         """Ensemble keys left out of the fingerprint: with batch_size=auto the store records the batch it was
@@ -214,10 +215,13 @@ class GenerateSpec:
             "ensemble": {k: v for k, v in asdict(self.ensemble).items() if k not in self._memory_planning_keys()},
             "output": self.output.content_fields(),
         }
+        if self.precision != "fp32":
+            fields["precision"] = self.precision
         return fields
 
 
 DYNAMICS = ("network", "demo_physics")
+PRECISIONS = ("fp32", "tf32", "bf16")
 SUPPORTED_DTYPES = STORAGE_DTYPES
 DATE_PLACEHOLDER = "{date}"
 
@@ -301,6 +305,9 @@ def generate_spec(cfg: DictConfig) -> GenerateSpec:
     threads = OmegaConf.select(cfg, "threads", default=None)
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise ConfigError(f"threads={threads!r} must be a positive integer or null")
+    precision = str(OmegaConf.select(cfg, "precision", default="fp32"))
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision={precision!r} must be one of {', '.join(PRECISIONS)}")
 
     checkpoints = OmegaConf.select(cfg, "model.checkpoints", default=None)
     model = ModelSpec(
@@ -433,6 +440,7 @@ def generate_spec(cfg: DictConfig) -> GenerateSpec:
         seed=int(seed),
         device=device,
         threads=threads,
+        precision=precision,
         progress=bool(OmegaConf.select(cfg, "progress", default=True)),
         model=model,
         ic=ic,

@@ -66,9 +66,7 @@ def _expand_obs(obs: np.ndarray, member_axis: int, ndim: int) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------------
 
 
-def exceedance_probability(
-    forecast: np.ndarray, threshold: np.ndarray | float, *, member_axis: int = 0
-) -> np.ndarray:
+def exceedance_probability(forecast: np.ndarray, threshold: np.ndarray | float, *, member_axis: int = 0) -> np.ndarray:
     r"""Fraction of members strictly above a threshold, :math:`p = \frac{1}{M}\#\{i : x_i > t\}`.
 
     Args:
@@ -575,9 +573,7 @@ def best_member_error(forecast: np.ndarray, obs: np.ndarray, *, member_axis: int
     return np.min(d, axis=ax)
 
 
-def sigma_distance(
-    forecast: np.ndarray, obs: np.ndarray, *, member_axis: int = 0, ddof: int = 1
-) -> np.ndarray:
+def sigma_distance(forecast: np.ndarray, obs: np.ndarray, *, member_axis: int = 0, ddof: int = 1) -> np.ndarray:
     r"""Standardised distance of the truth from the ensemble mean, :math:`(y - \bar x)/s`.
 
     :math:`s` is the ensemble standard deviation with ``ddof`` (default 1, unbiased variance). Bin

@@ -322,11 +322,7 @@ def rank_histogram_counts(
         ranks = obs_rank(forecast, obs, member_axis=member_axis, tie_break=tie_break, seed=seed)
         return rank_counts(ranks, _member_count(np.asarray(forecast), member_axis), weights=weights)
     n_less, n_equal, valid, m = _rank_parts(forecast, obs, member_axis)
-    w = (
-        np.ones(n_less.shape)
-        if weights is None
-        else np.broadcast_to(np.asarray(weights, float), n_less.shape)
-    )
+    w = np.ones(n_less.shape) if weights is None else np.broadcast_to(np.asarray(weights, float), n_less.shape)
     lo = n_less[valid].ravel()
     hi = (n_less + n_equal)[valid].ravel() + 1
     share = (w[valid] / (n_equal[valid] + 1.0)).ravel()
@@ -334,9 +330,7 @@ def rank_histogram_counts(
     return np.cumsum(diff)[: m + 1]
 
 
-def spread_skill_ratio(
-    mean_variance: np.ndarray | float, mean_mse: np.ndarray | float, n_members: int
-) -> np.ndarray:
+def spread_skill_ratio(mean_variance: np.ndarray | float, mean_mse: np.ndarray | float, n_members: int) -> np.ndarray:
     r"""Spread–skill ratio with the finite-ensemble correction of Fortin et al. (2014).
 
     .. math::
@@ -436,8 +430,6 @@ def lat_weighted_mean(
     Returns:
         float64 array, the field's shape less the two spatial axes (NaN for an empty region).
     """
-    total, weight = lat_weighted_sums(
-        field, lat_deg, mask=mask, lat_axis=lat_axis, lon_axis=lon_axis, skipna=skipna
-    )
+    total, weight = lat_weighted_sums(field, lat_deg, mask=mask, lat_axis=lat_axis, lon_axis=lon_axis, skipna=skipna)
     with np.errstate(divide="ignore", invalid="ignore"):
         return total / weight

@@ -245,6 +245,7 @@ def write_report(
     tabulated in their own section.
     """
     from hens.diagnostics.compare import comparison_table
+
     out_dir = Path(out_dir)
     captions = _plot_captions()
     head, body = _table_rows(ds)

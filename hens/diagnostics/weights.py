@@ -138,9 +138,7 @@ def region_mask(
         try:
             lat_min, lat_max, lon_min, lon_max = (float(v) for v in region)
         except (TypeError, ValueError) as exc:
-            raise ValueError(
-                f"region box must be (lat_min, lat_max, lon_min, lon_max), got {region!r}"
-            ) from exc
+            raise ValueError(f"region box must be (lat_min, lat_max, lon_min, lon_max), got {region!r}") from exc
         if lat_min > lat_max:
             raise ValueError(f"region box has lat_min={lat_min} > lat_max={lat_max}")
         lat_sel = _lat_band(lat, lat_min, lat_max, True, True)

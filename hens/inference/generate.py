@@ -253,6 +253,7 @@ def run_generate(spec: GenerateSpec) -> GenerateResult:
 
     if spec.threads:
         torch.set_num_threads(spec.threads)
+    apply_precision(spec.precision)
     _, _, local_rank = environment_ranks()
     device = pick_device(spec.device, local_rank)
     ctx = init_distributed(spec.launcher.backend, device, spec.launcher.timeout_s)
@@ -325,6 +326,14 @@ def setup_run(spec: GenerateSpec, device: torch.device) -> RunSetup:
         device=device,
     )
     return RunSetup(packages, variables, var_index, layout, initial, source_info, run_fingerprint)
+
+
+def apply_precision(precision: str) -> None:
+    """Process-wide matmul settings for ``precision`` (TF32 on CUDA for tf32; bf16 is autocast in the
+    Forecaster)."""
+    tf32 = precision == "tf32"
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
 
 
 def resolve_batch_size(spec: GenerateSpec, setup: RunSetup, ctx: DistContext, device: torch.device) -> GenerateSpec:
@@ -411,6 +420,7 @@ def _run(spec: GenerateSpec, ctx: DistContext, device: torch.device) -> Generate
             if forecaster is None or forecaster.name != packages[item.checkpoint].name:
                 forecaster = None  # free the previous checkpoint before loading the next
                 forecaster = load_forecaster(packages[item.checkpoint], device)
+                forecaster.precision = spec.precision
             states = initial.member_states(forecaster, item)
             rows = _stored_rows(item, position) if stored is not None else None
             sink = _ItemSink(

@@ -15,7 +15,7 @@ from hens.config import GenerateSpec
 from hens.distributed import pick_device
 from hens.ensemble.plan import WorkItem
 from hens.errors import HensError
-from hens.inference.generate import member_dynamics, setup_run
+from hens.inference.generate import apply_precision, member_dynamics, setup_run
 from hens.inference.rollout import rollout
 from hens.io.cf import channel_attrs
 from hens.models.forecaster import load_forecaster
@@ -37,6 +37,8 @@ def regenerate_member(spec: GenerateSpec, init_time: str, member: int) -> xr.Dat
     key = setup.layout.member(member)
     package = setup.packages[key.checkpoint]
     forecaster = load_forecaster(package, device)
+    forecaster.precision = spec.precision
+    apply_precision(spec.precision)
     item = WorkItem(dates.index(t0), key.checkpoint, member, member + 1)
     states = setup.initial.member_states(forecaster, item)
     outputs: list[torch.Tensor] = []

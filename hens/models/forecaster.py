@@ -33,6 +33,7 @@ class Forecaster(torch.nn.Module):
         self.timestep_hours = package.timestep_hours
         self.register_buffer("mean", torch.as_tensor(package.means, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("std", torch.as_tensor(package.stds, dtype=torch.float32).view(1, -1, 1, 1))
+        self.precision = "fp32"
 
     @property
     def name(self) -> str:
@@ -51,14 +52,38 @@ class Forecaster(torch.nn.Module):
                 f"{self.package.grid_shape[0]}, {self.package.grid_shape[1]}], got {list(x.shape)}"
             )
         xn = (x - self.mean) / self.std
-        if self.requires_valid_time:
-            if valid_time is None:
-                raise CheckpointError(
-                    f"checkpoint {self.name} needs the valid time of its input (solar zenith angle); "
-                    "pass valid_time as numpy datetime64"
-                )
-            return self.network(xn, valid_time=valid_time) * self.std + self.mean
-        return self.network(xn) * self.std + self.mean
+        if self.requires_valid_time and valid_time is None:
+            raise CheckpointError(
+                f"checkpoint {self.name} needs the valid time of its input (solar zenith angle); "
+                "pass valid_time as numpy datetime64"
+            )
+        kwargs = {"valid_time": valid_time} if self.requires_valid_time else {}
+        if self.precision == "bf16":  # matmuls/convolutions in bfloat16; normalisation and state stay float32
+            _transforms_in_float32(self.network)
+            with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16):
+                y = self.network(xn, **kwargs)
+            return y.float() * self.std + self.mean
+        return self.network(xn, **kwargs) * self.std + self.mean
+
+
+def _transforms_in_float32(network: torch.nn.Module) -> None:
+    """Run the spherical-harmonic transforms of ``network`` outside autocast, in float32 (complex results have
+    no bfloat16 type, and the Legendre sums lose too much in 8 mantissa bits).  Idempotent."""
+    from torch_harmonics import InverseRealSHT, InverseRealVectorSHT, RealSHT, RealVectorSHT
+
+    for module in network.modules():
+        if isinstance(module, (RealSHT, InverseRealSHT, RealVectorSHT, InverseRealVectorSHT)) and not getattr(
+            module, "_hens_float32", False
+        ):
+            inner = module.forward
+
+            def forward(x: torch.Tensor, *args: object, _inner=inner, **kwargs: object) -> torch.Tensor:
+                with torch.autocast(device_type=x.device.type, enabled=False):
+                    real = x.float() if not x.is_complex() else x.to(torch.complex64)
+                    return _inner(real, *args, **kwargs)
+
+            module.forward = forward
+            module._hens_float32 = True
 
 
 def load_forecaster(package: CheckpointPackage | str | Path, device: torch.device | str = "cpu") -> Forecaster:

@@ -243,7 +243,7 @@ def breed(
         if len(valid_times) != analyses.shape[0]:
             raise ValueError(f"{len(valid_times)} valid times for {analyses.shape[0]} analyses")
         timed_step = step
-        step_at = lambda k: (lambda x: timed_step(x, valid_times[k]))  # noqa: E731
+        step_at = lambda k: lambda x: timed_step(x, valid_times[k])  # noqa: E731
     else:
         step_at = lambda k: step  # noqa: E731
     with torch.no_grad():

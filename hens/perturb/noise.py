@@ -208,8 +208,7 @@ def correlated_noise(
     imag_mask = (m_idx > 0).to(torch.float64)
 
     draws = [
-        torch.randn(2, size, size, generator=generator, dtype=torch.float64, device=device)
-        for _ in range(n_fields)
+        torch.randn(2, size, size, generator=generator, dtype=torch.float64, device=device) for _ in range(n_fields)
     ]  # all draws first, in field order: the generator ends in the same state however the work is split
     if not draws:
         return torch.zeros(0, nlat, n_lon, dtype=dtype, device=device)
