@@ -171,9 +171,7 @@ def test_roc_counts_additive_and_loop():
         assert c.false_alarms[i] == np.sum(yes & ~event)
         assert c.misses[i] == np.sum(~yes & event)
         assert c.correct_negatives[i] == np.sum(~yes & ~event)
-    halves = roc_counts(prob[:150], event[:150], thresholds=thr) + roc_counts(
-        prob[150:], event[150:], thresholds=thr
-    )
+    halves = roc_counts(prob[:150], event[:150], thresholds=thr) + roc_counts(prob[150:], event[150:], thresholds=thr)
     assert roc_curve_from_counts(halves).auc == pytest.approx(roc_curve_from_counts(c).auc, rel=1e-12)
     with pytest.raises(ValueError):
         roc_counts(prob, event, thresholds=[0.5, 0.2])
@@ -256,9 +254,7 @@ def test_efi_large_ensemble_fast():
     ens = rng.normal(size=(7424, 50))
     out = efi(clim, ens)
     assert np.all(np.abs(out) < 0.05)
-    np.testing.assert_allclose(
-        out[:2], _efi_bruteforce(clim[:, :2], ens[:, :2], levels), rtol=RTOL, atol=1e-7
-    )
+    np.testing.assert_allclose(out[:2], _efi_bruteforce(clim[:, :2], ens[:, :2], levels), rtol=RTOL, atol=1e-7)
 
 
 # --------------------------------------------------------------------------------------- outliers etc.

@@ -133,9 +133,7 @@ def test_mean_variance_mse():
     fcst, obs = _data(1)
     np.testing.assert_allclose(ensemble_mean(fcst), fcst.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(ensemble_variance(fcst), fcst.var(axis=0, ddof=1), rtol=1e-12)
-    np.testing.assert_allclose(
-        ensemble_mean_squared_error(fcst, obs), (fcst.mean(axis=0) - obs) ** 2, rtol=1e-12
-    )
+    np.testing.assert_allclose(ensemble_mean_squared_error(fcst, obs), (fcst.mean(axis=0) - obs) ** 2, rtol=1e-12)
     last = np.moveaxis(fcst, 0, -1)
     np.testing.assert_allclose(ensemble_variance(last, member_axis=-1), ensemble_variance(fcst), rtol=1e-12)
     with pytest.raises(ValueError):

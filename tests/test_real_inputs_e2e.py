@@ -13,6 +13,7 @@ import xarray as xr
 from hens.models.makani_package import write_makani_package
 from tests.conftest import run_hens
 from tests.era5_fixtures import analytic, write_arco_fixture, write_wb2_fixture
+from tests.test_makani_sfno import CONFIG as MAKANI_CONFIG
 
 H, W = 16, 32
 CHANNELS = ["u10m", "v10m", "t2m", "msl", "z500", "t850"]
@@ -30,10 +31,10 @@ AMPLITUDE = "{u10m: 1.0, v10m: 1.0, t2m: 0.5, msl: 60.0, z500: 40.0, t850: 0.5}"
 
 
 def _config() -> dict:
-    # makani training parameters (HENS options, tiny sizes): 6 state + zenith + 4 sine grid features (2 frequencies,
-    # pre-0.2 package without cosines) + orography + 2 one-hot land-mask channels = 14 inputs.
+    """The makani config of tests/test_makani_sfno.py (HENS options, tiny sizes) with this test's 6 channels on
+    H×W: 6 state + zenith + 4 sine grid features + orography + 2 one-hot land-mask channels = 14 inputs."""
     return {
-        "nettype": "SFNO",
+        **MAKANI_CONFIG,
         "channel_names": CHANNELS,
         "in_channels": list(range(6)),
         "out_channels": list(range(6)),
@@ -41,32 +42,6 @@ def _config() -> dict:
         "N_out_channels": 6,
         "img_shape_x": H,
         "img_shape_y": W,
-        "dt": 1,
-        "dhours": 6,
-        "n_history": 0,
-        "normalization": "zscore",
-        "spectral_transform": "sht",
-        "model_grid_type": "equiangular",
-        "sht_grid_type": "legendre-gauss",
-        "filter_type": "linear",
-        "operator_type": "dhconv",
-        "scale_factor": 2,
-        "embed_dim": 8,
-        "num_layers": 2,
-        "mlp_ratio": 2,
-        "encoder_layers": 1,
-        "normalization_layer": "instance_norm",
-        "activation_function": "gelu",
-        "big_skip": True,
-        "pos_embed": "none",
-        "hard_thresholding_fraction": 1.0,
-        "use_mlp": True,
-        "add_grid": True,
-        "gridtype": "sinusoidal",
-        "grid_num_frequencies": 2,
-        "add_zenith": True,
-        "add_orography": True,
-        "add_landmask": True,
     }
 
 

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from hens.errors import CheckpointError
-from hens.models.package import WEIGHTS_RELPATH, CheckpointPackage
+from hens.models.package import WEIGHTS_RELPATH, CheckpointPackage, check_package_files
 
 ARCHITECTURE = "makani_sfno"
 MAKANI_REQUIRED = ("config.json", "global_means.npy", "global_stds.npy", str(WEIGHTS_RELPATH))
@@ -208,15 +208,7 @@ def _static_channels(config: Mapping[str, Any], add_cos: bool) -> int:
 def read_makani_package(path: str | Path) -> CheckpointPackage:
     """Read a package written by makani (see the module docstring); weights are loaded later by load_forecaster."""
     root = Path(path)
-    if not root.is_dir():
-        raise CheckpointError(
-            f"checkpoint package {root} does not exist; check model.checkpoint_dir / model.checkpoints"
-        )
-    missing = [name for name in MAKANI_REQUIRED if not (root / name).is_file()]
-    if missing:
-        raise CheckpointError(
-            f"makani package {root} is missing {', '.join(missing)}; a package needs {', '.join(MAKANI_REQUIRED)}"
-        )
+    check_package_files(root, tuple(MAKANI_REQUIRED), "makani package")
     try:
         config = json.loads((root / "config.json").read_text())
     except json.JSONDecodeError as err:

@@ -75,6 +75,17 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint file {path} is not valid JSON ({err.msg}); re-export the package") from err
 
 
+def check_package_files(root: Path, required: tuple[str, ...], what: str) -> None:
+    """Raise a one-line CheckpointError when ``root`` is not a folder or lacks any of ``required``."""
+    if not root.is_dir():
+        raise CheckpointError(
+            f"checkpoint package {root} does not exist; check model.checkpoint_dir / model.checkpoints"
+        )
+    missing = [name for name in required if not (root / name).is_file()]
+    if missing:
+        raise CheckpointError(f"{what} {root} is missing {', '.join(missing)}; a package needs {', '.join(required)}")
+
+
 def read_package(path: str | Path) -> CheckpointPackage:
     """Read and validate a checkpoint package folder (not the weights).
 
@@ -86,15 +97,7 @@ def read_package(path: str | Path) -> CheckpointPackage:
 
     if is_makani_package(root):
         return read_makani_package(root)
-    if not root.is_dir():
-        raise CheckpointError(
-            f"checkpoint package {root} does not exist; check model.checkpoint_dir / model.checkpoints"
-        )
-    missing = [name for name in REQUIRED_FILES if not (root / name).is_file()]
-    if missing:
-        raise CheckpointError(
-            f"checkpoint package {root} is missing {', '.join(missing)}; a package needs {', '.join(REQUIRED_FILES)}"
-        )
+    check_package_files(root, REQUIRED_FILES, "checkpoint package")
     config = _read_json(root / "config.json")
     metadata = _read_json(root / "metadata.json")
     channels = tuple(metadata.get("channels") or config.get("channel_names") or ())
