@@ -21,8 +21,8 @@ Channel order of the network input (makani's preprocessor, ``n_history = 0``)::
   "floor" (default) or "round" it is cast to an integer and one-hot encoded (2 channels: sea, land); "raw"
   keeps the fraction as one channel.
 
-The two ``.nc`` files are NetCDF-4/HDF5 in real packages (makani reads them with ``h5py``): install ``h5py``
-(or ``netCDF4`` / ``h5netcdf``) to read them.  NetCDF-3 files are read with SciPy as a fallback.
+The two ``.nc`` files are NetCDF-4/HDF5 in real packages; like makani, hens reads them with ``h5py`` (a
+dependency).  NetCDF-3 files are read with SciPy as a fallback.
 """
 
 from __future__ import annotations
@@ -183,82 +183,42 @@ def landmask_feature(fraction: np.ndarray, preprocessing: str = "floor") -> torc
 def read_invariant(path: str | Path, variable: str) -> np.ndarray:
     """First time slice ``variable[0, :, :]`` of a package's ``orography.nc`` / ``land_mask.nc``, raw values.
 
-    Tries h5py (what makani uses), netCDF4, h5netcdf, then SciPy's NetCDF-3 reader; values are not unpacked
+    Reads HDF5 / NetCDF-4 with h5py (what makani uses), and NetCDF-3 with SciPy; values are not unpacked
     (no scale_factor/add_offset), exactly like makani's h5py read.
     """
+    import h5py
+    from scipy.io import netcdf_file
+
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"makani package file {path} is missing; the config enables the feature it holds")
-    errors: list[str] = []
     try:
-        import h5py
-
-        try:
-            with h5py.File(path, "r") as f:
-                return np.asarray(f[variable][0, :, :])
-        except (OSError, KeyError) as err:
-            errors.append(f"h5py: {err}")
-    except ImportError:
-        pass
-    try:
-        import netCDF4
-
-        try:
-            with netCDF4.Dataset(path, "r") as ds:
-                var = ds.variables[variable]
-                var.set_auto_maskandscale(False)
-                return np.asarray(var[0, :, :])
-        except (OSError, KeyError) as err:
-            errors.append(f"netCDF4: {err}")
-    except ImportError:
-        pass
-    try:
-        import h5netcdf
-
-        try:
-            with h5netcdf.File(path, "r") as f:
-                return np.asarray(f.variables[variable][0, :, :])
-        except (OSError, KeyError) as err:
-            errors.append(f"h5netcdf: {err}")
-    except ImportError:
-        pass
-    from scipy.io import netcdf_file
-
-    try:
-        with netcdf_file(path, "r", mmap=False) as f:
-            raw = np.asarray(f.variables[variable][0, :, :])
-            return raw.astype(raw.dtype.newbyteorder("="))  # NetCDF-3 is big-endian
+        with h5py.File(path, "r") as f:
+            return np.asarray(f[variable][0, :, :])
     except KeyError:
-        errors.append(f"scipy: no variable {variable!r}")
-    except (TypeError, ValueError, OSError) as err:
-        errors.append(f"scipy: {err}")
-    raise CheckpointError(
-        f"cannot read variable {variable!r} from {path} ({'; '.join(errors) or 'not NetCDF-3'}); "
-        "install h5py to read NetCDF-4/HDF5 files"
-    )
+        raise CheckpointError(f"{path} has no variable {variable!r}; re-export the package's invariant files") from None
+    except OSError as hdf5_error:  # not HDF5: try NetCDF-3
+        try:
+            with netcdf_file(path, "r", mmap=False) as f:
+                raw = np.asarray(f.variables[variable][0, :, :])
+                return raw.astype(raw.dtype.newbyteorder("="))  # NetCDF-3 is big-endian
+        except KeyError:
+            raise CheckpointError(
+                f"{path} has no variable {variable!r}; re-export the package's invariant files"
+            ) from None
+        except (TypeError, ValueError, OSError) as err:
+            raise CheckpointError(
+                f"cannot read {path} as HDF5/NetCDF-4 ({hdf5_error}) or NetCDF-3 ({err}); re-export the package"
+            ) from err
 
 
 def write_invariant(path: str | Path, variable: str, field: np.ndarray) -> Path:
-    """Write ``field`` (H, W) as ``variable`` of shape (1, H, W) float32; HDF5 via h5py if installed, else NetCDF-3.
+    """Write ``field`` (H, W) as the HDF5 dataset ``variable`` of shape (1, H, W) float32 — what makani reads."""
+    import h5py
 
-    With h5py the file is what makani reads (an HDF5 dataset named ``variable``); without it SciPy writes a
-    NetCDF-3 file that :func:`read_invariant` reads but makani itself cannot.
-    """
     path = Path(path)
-    data = np.asarray(field, dtype=np.float32)[None]
-    try:
-        import h5py
-    except ImportError:
-        from scipy.io import netcdf_file
-
-        with netcdf_file(path, "w") as f:
-            for name, size in zip(("time", "latitude", "longitude"), data.shape, strict=True):
-                f.createDimension(name, size)
-            var = f.createVariable(variable, "f4", ("time", "latitude", "longitude"))
-            var[:] = data
-        return path
     with h5py.File(path, "w") as f:
-        f.create_dataset(variable, data=data)
+        f.create_dataset(variable, data=np.asarray(field, dtype=np.float32)[None])
     return path
 
 

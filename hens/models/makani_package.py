@@ -319,8 +319,8 @@ def write_makani_package(
         state_dict: makani ``SingleStepWrapper`` state dict (keys ``model.…``), saved as makani's legacy
             checkpoint ``{"model_state": …, "comm_grid": …}``.
         means / stds: statistics, saved as float32 (1, C, 1, 1).
-        orography / land_mask: (H, W) fields written as "Z" / "LSM" of shape (1, H, W) (HDF5 when h5py is
-            installed, else NetCDF-3; see :func:`hens.models.makani_inputs.write_invariant`).
+        orography / land_mask: (H, W) fields written as "Z" / "LSM" of shape (1, H, W) HDF5 files
+            (see :func:`hens.models.makani_inputs.write_invariant`).
         metadata: metadata.json content; makani writes only an earth2mip entry point, which is the default.
     """
     import torch
