@@ -10,23 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import xarray as xr
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
+from hens.diagnostics.plots import _hours, _region, _save, _units, plt
 
 COMPARISON_REGION = "global"
-
-
-def _hours(ds: xr.Dataset) -> np.ndarray:
-    return ds["lead_time"].values.astype("timedelta64[s]").astype(np.int64) / 3600.0
-
-
-def _region(ds: xr.Dataset) -> str:
-    regions = [str(r) for r in ds["region"].values]
-    return COMPARISON_REGION if COMPARISON_REGION in regions else regions[0]
 
 
 def comparison_leads(hours: np.ndarray) -> list[int]:
@@ -50,7 +39,7 @@ def comparison_rows(main: xr.Dataset, base: xr.Dataset, *, label: str = "baselin
     hours = _hours(main)
     if not np.allclose(hours, _hours(base)):
         raise ValueError("the two scores datasets have different lead times")
-    region = _region(main)
+    region = _region(main, COMPARISON_REGION)
     rows: list[dict[str, object]] = []
     for var in [str(v) for v in main["variable"].values]:
         a = main["scores"].sel(variable=var, region=region)
@@ -88,11 +77,11 @@ def plot_comparison(main: xr.Dataset, base: xr.Dataset, path: Path, label: str |
     """Fair CRPS, ensemble-mean RMSE with spread, and spread–skill ratio vs lead time of both ensembles."""
     label = label or str(base.attrs.get("label", "baseline"))
     hours = _hours(main)
-    region = _region(main)
+    region = _region(main, COMPARISON_REGION)
     variables = [str(v) for v in main["variable"].values]
     fig, axes = plt.subplots(len(variables), 3, figsize=(14, 3.3 * len(variables)), squeeze=False)
     for i, var in enumerate(variables):
-        units = str(main["units"].sel(variable=var).values) if "units" in main.coords else ""
+        units = _units(main, var)
         for ds, name, color in ((main, "this ensemble", "tab:blue"), (base, label, "tab:red")):
             s = ds["scores"].sel(variable=var, region=region)
             axes[i, 0].plot(hours, s.sel(metric="crps"), color=color, label=name)
@@ -118,10 +107,7 @@ def plot_comparison(main: xr.Dataset, base: xr.Dataset, path: Path, label: str |
         ax.legend(fontsize=7)
     fig.suptitle(f"This ensemble (M = {main.attrs.get('n_members')}) vs {label} (M = {base.attrs.get('n_members')})")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def comparison_table(rows: list[dict[str, object]], label: str) -> tuple[list[str], list[list[str]]]:
