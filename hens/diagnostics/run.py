@@ -233,6 +233,7 @@ class _Scored:
     compute_seconds: float
     init_times: np.ndarray
     lead_hours: np.ndarray
+    attrs: dict[str, Any]
 
 
 def _score_store(
@@ -342,6 +343,7 @@ def _score_store(
         compute_seconds=compute_seconds,
         init_times=fc["init_time"].values,
         lead_hours=hours,
+        attrs=attrs,
     )
 
 
@@ -361,7 +363,7 @@ def diagnose(store: Path, spec: DiagnoseSpec) -> DiagnoseResult:
     main = _score_store(store, spec)
     base = None
     if baseline is not None:
-        base = _score_store(baseline, spec, verification_attrs=dict(open_store(store).attrs), like=main)
+        base = _score_store(baseline, spec, verification_attrs=main.attrs, like=main)
         base.scores.attrs["label"] = spec.baseline_label
     scores = main.scores
 
