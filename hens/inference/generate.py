@@ -115,7 +115,7 @@ def store_layout(
     source_info: dict[str, Any],
     run_fingerprint: str,
 ) -> StoreLayout:
-    dt = np.timedelta64(int(round(packages[0].timestep_hours * 3600)), "s")
+    dt = packages[0].timestep
     member_coords = layout.coordinates()
     member_coords["checkpoint"] = np.array([packages[c].name for c in member_coords["checkpoint_index"]], dtype=object)
     names = ", ".join(p.name for p in packages)
@@ -300,7 +300,7 @@ def setup_run(spec: GenerateSpec, device: torch.device) -> RunSetup:
                 f"output.statistics.thresholds names {', '.join(unknown)}, not a stored channel "
                 f"({', '.join(variables)}); use stored channels"
             )
-    dt = np.timedelta64(int(round(packages[0].timestep_hours * 3600)), "s")
+    dt = packages[0].timestep
     needed = [t - k * dt for t in spec.ic.start_dates for k in range(spec.ensemble.bred_vector.n_cycles, -1, -1)]
     source.check_available(np.array(needed, dtype="datetime64[ns]"))
     source_info = source.describe()
@@ -442,7 +442,7 @@ def _run(spec: GenerateSpec, ctx: DistContext, device: torch.device) -> Generate
                 spec.ensemble.n_steps,
                 on_step,
                 start_time=np.datetime64(spec.ic.start_dates[item.init_index], "ns"),
-                timestep=np.timedelta64(int(round(forecaster.timestep_hours * 3600)), "s"),
+                timestep=forecaster.package.timestep,
             )
             result.member_steps += item.n_members * spec.ensemble.n_steps
             elapsed = time.perf_counter() - start

@@ -62,13 +62,15 @@ class InitialStates:
         state = self._source_states(np.array([time], dtype="datetime64[ns]"))[0]
         return torch.as_tensor(np.ascontiguousarray(state), dtype=torch.float32, device=self.device)
 
-    def analyses(self, init_index: int, timestep_hours: float) -> tuple[torch.Tensor, torch.Tensor]:
+    def breeding_times(self, init_index: int, timestep: np.timedelta64) -> list[np.datetime64]:
+        """Valid times of the breeding analyses, t₀ − n·Δt … t₀ − Δt (oldest first)."""
+        t0, n = self.init_times[init_index], self.bred.n_cycles
+        return [t0 - (n - k) * timestep for k in range(n)]
+
+    def analyses(self, init_index: int, timestep: np.timedelta64) -> tuple[torch.Tensor, torch.Tensor]:
         """x₀ ``[C, nlat, nlon]`` and the breeding analyses ``[n_cycles, C, nlat, nlon]`` (oldest first)."""
-        t0 = self.init_times[init_index]
-        dt = np.timedelta64(int(round(timestep_hours * 3600)), "s")
-        n = self.bred.n_cycles
-        before = torch.stack([self._read(t0 - (n - k) * dt) for k in range(n)])
-        return self._read(t0), before
+        before = torch.stack([self._read(t) for t in self.breeding_times(init_index, timestep)])
+        return self._read(self.init_times[init_index]), before
 
     def target_amplitude(self, forecaster: Forecaster) -> torch.Tensor:
         """T_c per channel ``[C]``: explicit config amplitudes, else fraction × the checkpoint's 48-h RMSE."""
@@ -87,10 +89,7 @@ class InitialStates:
 
     def bred_vectors(self, forecaster: Forecaster, item: WorkItem, perturbations: list[int]) -> torch.Tensor:
         """δ_p for the given perturbation indices, ``[P', C, nlat, nlon]`` float32 on the device."""
-        _, before = self.analyses(item.init_index, forecaster.timestep_hours)
-        dt = np.timedelta64(int(round(forecaster.timestep_hours * 3600)), "s")
-        n = self.bred.n_cycles
-        before_times = [self.init_times[item.init_index] - (n - k) * dt for k in range(n)]
+        _, before = self.analyses(item.init_index, forecaster.package.timestep)
         target = self.target_amplitude(forecaster)
         t0 = self.init_times[item.init_index]
         generators = []
@@ -117,14 +116,14 @@ class InitialStates:
                 target.to(device=self.device, dtype=torch.float32),
                 self.lat,
                 boundary_deg=self.bred.hemisphere_boundary_deg,
-                valid_times=before_times,
+                valid_times=self.breeding_times(item.init_index, forecaster.package.timestep),
             )
 
     def member_states(self, forecaster: Forecaster, item: WorkItem) -> torch.Tensor:
         """Initial states of the item's members, ``[B, C, nlat, nlon]`` float32 on the device."""
         keys = [self.layout.member(m) for m in range(item.member_start, item.member_stop)]
         perturbations = sorted({k.perturbation for k in keys if k.sign != 0})
-        x0, _ = self.analyses(item.init_index, forecaster.timestep_hours)
+        x0, _ = self.analyses(item.init_index, forecaster.package.timestep)
         deltas = self.bred_vectors(forecaster, item, perturbations) if perturbations else None
         rows = []
         for k in keys:

@@ -48,12 +48,12 @@ def regenerate_member(spec: GenerateSpec, init_time: str, member: int) -> xr.Dat
         spec.ensemble.n_steps,
         lambda k, s: outputs.append(s.index_select(1, setup.var_index).cpu()),
         start_time=t0,
-        timestep=np.timedelta64(int(round(package.timestep_hours * 3600)), "s"),
+        timestep=package.timestep,
     )
     raw = torch.stack(outputs, dim=1)[0].numpy()  # [L, V, nlat, nlon] float32
     encoding = spec.output.encoding()  # the store's bit rounding and dtype, so values match the full run's
     data = np.stack([encoding.for_variable(n).encode(raw[:, v], n) for v, n in enumerate(setup.variables)], axis=1)
-    dt = np.timedelta64(int(round(package.timestep_hours * 3600)), "s")
+    dt = package.timestep
     leads = (np.arange(spec.ensemble.n_steps + 1) * dt).astype("timedelta64[ns]")
     ds = xr.Dataset(
         {

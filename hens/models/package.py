@@ -64,6 +64,11 @@ class CheckpointPackage:
         return self.path / WEIGHTS_RELPATH
 
     @property
+    def timestep(self) -> np.timedelta64:
+        """The model step as a timedelta64 in whole seconds."""
+        return np.timedelta64(int(round(self.timestep_hours * 3600)), "s")
+
+    @property
     def grid_shape(self) -> tuple[int, int]:
         return (len(self.lat), len(self.lon))
 
