@@ -199,13 +199,13 @@ class _ItemSink:
         lead_chunk: int,
         n_leads: int,
         dtype: str,
-        rows: list[tuple[slice, slice]] | None = None,
+        rows: list[tuple[slice, slice]],
     ):
-        """``rows``: (rows of the batch, members of the store) pairs to write; None = the whole item."""
+        """``rows``: (rows of the batch, members of the store) pairs to write (see :func:`_stored_rows`)."""
         self.writer, self.store, self.item = writer, store, item
         self.var_index, self.variables = var_index, variables
         self.lead_chunk, self.n_leads, self.dtype = lead_chunk, n_leads, np.dtype(dtype)
-        self.rows = rows if rows is not None else [(slice(None), slice(item.member_start, item.member_stop))]
+        self.rows = rows
         self.buffer: list[torch.Tensor] = []
         self.chunk_start = 0
         self.on_cuda = False
@@ -409,7 +409,7 @@ def _run(spec: GenerateSpec, ctx: DistContext, device: torch.device) -> Generate
     stored = spec.output.members
     store_variables = tuple(variables) if stored != () else ()
     store = StoreWriter(store_path, store_variables) if store_path is not None else None
-    position = {m: i for i, m in enumerate(stored)} if stored else None
+    position = None if stored is None else {m: i for i, m in enumerate(stored)}
     n_leads = spec.ensemble.n_steps + 1
     stats = _StatsBook(spec, store_path, tuple(variables), n_leads, len(packages[0].lat), len(packages[0].lon), device)
     forecaster: Forecaster | None = None
@@ -422,7 +422,7 @@ def _run(spec: GenerateSpec, ctx: DistContext, device: torch.device) -> Generate
                 forecaster = load_forecaster(packages[item.checkpoint], device)
                 forecaster.precision = spec.precision
             states = initial.member_states(forecaster, item)
-            rows = _stored_rows(item, position) if stored is not None else None
+            rows = _stored_rows(item, position)
             sink = _ItemSink(
                 writer, store, item, var_index, store_variables, spec.output.lead_chunk, n_leads, "float32", rows
             )
@@ -459,9 +459,7 @@ def _run(spec: GenerateSpec, ctx: DistContext, device: torch.device) -> Generate
             result.nonfinite.extend(bad)
             if store is not None:
                 bad_leads = first_bad.numpy()
-                for batch_rows, members in (
-                    rows if rows is not None else [(slice(None), slice(item.member_start, item.member_stop))]
-                ):
+                for batch_rows, members in rows:
                     writer.submit(
                         lambda i=item.init_index, m=members, fb=bad_leads[batch_rows]: store.write_nonfinite(i, m, fb)
                     )
@@ -481,9 +479,10 @@ def _run(spec: GenerateSpec, ctx: DistContext, device: torch.device) -> Generate
 
 
 def _stored_rows(item: WorkItem, position: dict[int, int] | None) -> list[tuple[slice, slice]]:
-    """(batch row, store member) slices of the item's members that are stored (``output.members`` subset)."""
-    if not position:
-        return []
+    """(batch rows, store members) slices of the item's stored members: the whole item when every member is
+    stored (``position`` None), else one pair per member of the ``output.members`` subset in the item."""
+    if position is None:
+        return [(slice(None), slice(item.member_start, item.member_stop))]
     return [
         (slice(i, i + 1), slice(position[m], position[m] + 1))
         for i, m in enumerate(range(item.member_start, item.member_stop))
