@@ -10,9 +10,9 @@ import pytest
 import xarray as xr
 
 from hens.diagnostics.climatology import build_climatology
-from hens.diagnostics.dataset import open_zarr_quiet
 from hens.diagnostics.run import default_output_dir, run_diagnose
-from hens.io.store import StoreLayout, StoreWriter, create_store, quiet_zarr
+from hens.io.store import StoreLayout, StoreWriter, create_store
+from hens.io.zarr_open import open_zarr_quiet, quiet_zarr
 
 VARIABLES = ("z500", "u500")
 SCALE = {"z500": 300.0, "u500": 5.0}

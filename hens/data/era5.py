@@ -75,7 +75,7 @@ def open_era5_zarr(path: str | Path, *, dask: bool = True) -> xr.Dataset:
     Raises:
         HensError: if the path does not exist or is not a Zarr store.
     """
-    from hens.io.store import quiet_zarr
+    from hens.io.zarr_open import quiet_zarr
 
     text = os.fspath(path)
     if "://" not in text and not Path(text).exists():

@@ -210,7 +210,7 @@ def load_climatology(path: str | Path, variables: Sequence[str], lat: np.ndarray
     Raises:
         HensError: naming ``diagnose.climatology.path`` and what is wrong.
     """
-    from hens.diagnostics.dataset import open_zarr_quiet
+    from hens.io.zarr_open import open_zarr_quiet
 
     p = Path(path)
     if not p.exists():
@@ -325,7 +325,7 @@ def demo_climatology(
     key = hashlib.sha256(json.dumps(key_fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
     path = _cache_root() / "climatology" / f"{key}.zarr"
     if cache and (path / "zarr.json").is_file():
-        from hens.diagnostics.dataset import open_zarr_quiet
+        from hens.io.zarr_open import open_zarr_quiet
 
         return open_zarr_quiet(path, consolidated=None).load()
     from hens.diagnostics.dataset import demo_truth
@@ -340,7 +340,7 @@ def demo_climatology(
         pool_longitude=pool_longitude,
     )
     if cache:
-        from hens.io.store import quiet_zarr
+        from hens.io.zarr_open import quiet_zarr
 
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + f".tmp{os.getpid()}")

@@ -24,6 +24,7 @@ import numpy as np
 import xarray as xr
 
 from hens.errors import HensError, StoreError
+from hens.io.zarr_open import open_zarr_quiet
 
 __all__ = [
     "EnsembleData",
@@ -32,7 +33,6 @@ __all__ = [
     "exclude_nonfinite_members",
     "open_store",
     "open_verification",
-    "open_zarr_quiet",
     "select",
     "valid_times",
 ]
@@ -40,14 +40,6 @@ __all__ = [
 FORECAST_DIMS = ("init_time", "member", "lead_time", "lat", "lon")
 NONFINITE = "nonfinite_lead"
 _GRID_ATOL_DEG = 1e-4
-
-
-def open_zarr_quiet(path: str | Path, **kwargs: Any) -> xr.Dataset:
-    """``xarray.open_zarr`` without zarr's notes on consolidated v3 metadata."""
-    from hens.io.store import quiet_zarr
-
-    with quiet_zarr():
-        return xr.open_zarr(str(path), **kwargs)
 
 
 def open_store(path: str | Path) -> xr.Dataset:

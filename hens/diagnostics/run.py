@@ -487,7 +487,7 @@ def _provenance(store: Path, attrs: dict[str, Any], ens: Any, spec: DiagnoseSpec
 
 
 def _write_scores(scores: xr.Dataset, out_dir: Path, fmt: str) -> Path:
-    from hens.io.store import quiet_zarr
+    from hens.io.zarr_open import quiet_zarr
 
     if fmt == "netcdf":
         path = out_dir / "scores.nc"

@@ -18,10 +18,7 @@ run applies exactly the encoding the store was created with.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +29,7 @@ from hens.errors import StoreError
 from hens.io.cf import channel_attrs
 from hens.io.encoding import EncodingSpec, VariableEncoding
 from hens.io.manifest import Manifest
+from hens.io.zarr_open import quiet_zarr
 
 NONFINITE = "nonfinite_lead"
 
@@ -224,15 +222,6 @@ def _statistics_template(layout: StoreLayout) -> tuple[dict[str, Any], dict[str,
     )
     encoding[ENSEMBLE_COUNT] = {"chunks": (1, n_lead), "_FillValue": None}
     return data_vars, encoding, coords
-
-
-@contextlib.contextmanager
-def quiet_zarr() -> Iterator[None]:
-    """Silence zarr's notes on consolidated v3 metadata and on the manifest folder (both are intended)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-        warnings.filterwarnings("ignore", message=".*not recognized as a component of a Zarr hierarchy.*")
-        yield
 
 
 def update_attrs(path: str | Path, attrs: dict[str, Any]) -> None:
