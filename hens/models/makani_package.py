@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from hens.errors import CheckpointError
-from hens.models.package import WEIGHTS_RELPATH, CheckpointPackage, check_package_files
+from hens.models.checkpoint import WEIGHTS_RELPATH, CheckpointPackage, check_package_files, read_json
 
 ARCHITECTURE = "makani_sfno"
 MAKANI_REQUIRED = ("config.json", "global_means.npy", "global_stds.npy", str(WEIGHTS_RELPATH))
@@ -209,42 +209,58 @@ def read_makani_package(path: str | Path) -> CheckpointPackage:
     """Read a package written by makani (see the module docstring); weights are loaded later by load_forecaster."""
     root = Path(path)
     check_package_files(root, tuple(MAKANI_REQUIRED), "makani package")
-    try:
-        config = json.loads((root / "config.json").read_text())
-    except json.JSONDecodeError as err:
-        raise CheckpointError(f"checkpoint file {root / 'config.json'} is not valid JSON ({err.msg})") from err
+    config = read_json(root / "config.json")
     _check_supported(config, root)
     nlat, nlon = _grid_shape(config, root)
     channels, means, stds = _channels_and_stats(config, root)
-
     has_latlon = config.get("lat") is not None and config.get("lon") is not None
     lat = np.asarray(config["lat"], np.float64) if has_latlon else np.linspace(90.0, -90.0, nlat)
     lon = np.asarray(config["lon"], np.float64) if has_latlon else np.linspace(0.0, 360.0, nlon, endpoint=False)
     if lat.shape != (nlat,) or lon.shape != (nlon,):
         raise CheckpointError(f"makani package {root}: lat/lon lengths do not match img_shape_x/img_shape_y")
+    features = _input_features(config, root, len(channels), lat, lon, has_latlon)
+    network = _network_kwargs(config, (nlat, nlon), _input_width(config, root, len(channels), features), len(channels))
+    metadata: dict[str, Any] = {}
+    if (root / "metadata.json").is_file():
+        try:
+            metadata = json.loads((root / "metadata.json").read_text())
+        except json.JSONDecodeError:
+            metadata = {}
+    return CheckpointPackage(
+        path=root,
+        name=root.name,
+        channels=channels,
+        lat=lat,
+        lon=lon,
+        timestep_hours=_timestep_hours(config),
+        means=means,
+        stds=stds,
+        architecture=ARCHITECTURE,
+        model_kwargs={**network, "features": features},
+        extra=dict(metadata.get("hens", {})) if isinstance(metadata.get("hens"), dict) else {},
+    )
 
+
+def _timestep_hours(config: Mapping[str, Any]) -> float:
+    """The model step in hours: ``dt · dhours`` (``dt`` alone when ``dhours`` is absent, as makani's earth2mip loop)."""
     dt = float(config.get("dt", 1))
     dhours = _none(config.get("dhours"))
-    timestep_hours = dt * float(dhours) if dhours is not None else dt
+    return dt * float(dhours) if dhours is not None else dt
 
+
+def _input_features(
+    config: Mapping[str, Any], root: Path, n_state: int, lat: np.ndarray, lon: np.ndarray, has_latlon: bool
+) -> dict[str, Any]:
+    """The extra-input options of :class:`hens.models.makani_inputs.MakaniInputFeatures` (zenith, grid, orography,
+    land mask).  ``add_cos_to_grid`` absent (makani < 0.2): the choice that matches ``N_in_channels``."""
     add_zenith = bool(config.get("add_zenith", False))
-    n_dynamic = len(channels) + int(add_zenith)
     n_in = _none(config.get("N_in_channels"))
     if "add_cos_to_grid" in config:
         add_cos = bool(config["add_cos_to_grid"])
-    elif n_in is not None and int(n_in) == n_dynamic + _static_channels(config, True):
-        add_cos = True
     else:
-        add_cos = False
-    inp_chans = int(n_in) if n_in is not None else n_dynamic + _static_channels(config, add_cos)
-    n_out = _none(config.get("N_out_channels"))
-    if n_out is not None and int(n_out) != len(channels):
-        raise CheckpointError(
-            f"makani package {root}: N_out_channels={n_out} but the model has {len(channels)} channels; fix config.json"
-        )
-
-    features = {
-        "n_state": len(channels),
+        add_cos = n_in is not None and int(n_in) == n_state + int(add_zenith) + _static_channels(config, True)
+    return {
+        "n_state": n_state,
         "lat": lat.tolist(),
         "lon": lon.tolist(),
         "add_zenith": add_zenith,
@@ -257,12 +273,31 @@ def read_makani_package(path: str | Path) -> CheckpointPackage:
         "landmask_path": str(root / "land_mask.nc") if config.get("add_landmask", False) else None,
         "landmask_preprocessing": config.get("landmask_preprocessing", "floor"),
     }
+
+
+def _input_width(config: Mapping[str, Any], root: Path, n_channels: int, features: Mapping[str, Any]) -> int:
+    """The network's input width: ``N_in_channels``, else state + zenith + static features; checks N_out."""
+    n_out = _none(config.get("N_out_channels"))
+    if n_out is not None and int(n_out) != n_channels:
+        raise CheckpointError(
+            f"makani package {root}: N_out_channels={n_out} but the model has {n_channels} channels; fix config.json"
+        )
+    n_in = _none(config.get("N_in_channels"))
+    if n_in is not None:
+        return int(n_in)
+    return n_channels + int(features["add_zenith"]) + _static_channels(config, bool(features["add_cos_to_grid"]))
+
+
+def _network_kwargs(
+    config: Mapping[str, Any], shape: tuple[int, int], inp_chans: int, out_chans: int
+) -> dict[str, Any]:
+    """makani's SFNO constructor keywords, read from config.json under the same names with makani's defaults."""
     max_modes = _none(config.get("max_modes"))
-    network = {
-        "inp_shape": [nlat, nlon],
-        "out_shape": [nlat, nlon],
+    return {
+        "inp_shape": list(shape),
+        "out_shape": list(shape),
         "inp_chans": inp_chans,
-        "out_chans": len(channels),
+        "out_chans": out_chans,
         "scale_factor": int(config.get("scale_factor", 8)),
         "embed_dim": int(config.get("embed_dim", 32)),
         "num_layers": int(config.get("num_layers", 4)),
@@ -280,25 +315,6 @@ def read_makani_package(path: str | Path) -> CheckpointPackage:
         "model_grid_type": config.get("model_grid_type", "equiangular"),
         "sht_grid_type": config.get("sht_grid_type", "legendre-gauss"),
     }
-    metadata: dict[str, Any] = {}
-    if (root / "metadata.json").is_file():
-        try:
-            metadata = json.loads((root / "metadata.json").read_text())
-        except json.JSONDecodeError:
-            metadata = {}
-    return CheckpointPackage(
-        path=root,
-        name=root.name,
-        channels=channels,
-        lat=lat,
-        lon=lon,
-        timestep_hours=timestep_hours,
-        means=means,
-        stds=stds,
-        architecture=ARCHITECTURE,
-        model_kwargs={**network, "features": features},
-        extra=dict(metadata.get("hens", {})) if isinstance(metadata.get("hens"), dict) else {},
-    )
 
 
 def write_makani_package(

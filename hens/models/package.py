@@ -17,78 +17,16 @@ Everything that can be wrong with a package is reported as a one-line :class:`Ch
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from hens.errors import CheckpointError
+from hens.models.checkpoint import WEIGHTS_RELPATH, CheckpointPackage, check_package_files, read_json
+from hens.models.makani_package import is_makani_package, read_makani_package
 
-WEIGHTS_RELPATH = Path("training_checkpoints") / "best_ckpt_mp0.tar"
 REQUIRED_FILES = ("config.json", "metadata.json", "global_means.npy", "global_stds.npy", str(WEIGHTS_RELPATH))
-
-
-@dataclass(frozen=True)
-class CheckpointPackage:
-    """What a checkpoint package holds, validated; weights are read lazily by :func:`load_forecaster`.
-
-    Attributes:
-        path: the package folder.
-        name: the folder name, used as the checkpoint's label in stores.
-        channels: channel names, length C, in the network's channel order.
-        lat: latitudes in degrees, shape (nlat,), north to south.
-        lon: longitudes in degrees east, shape (nlon,), ascending from 0.
-        timestep_hours: the model's step, hours.
-        means: per-channel normalisation mean, shape (C,), physical units.
-        stds: per-channel normalisation standard deviation, shape (C,), physical units.
-        architecture: which network builder to use (see :mod:`hens.models.network`).
-        model_kwargs: keyword arguments for that builder.
-        extra: any further hens metadata (e.g. ``rmse_48h``: per-channel deterministic RMSE at 48 h).
-    """
-
-    path: Path
-    name: str
-    channels: tuple[str, ...]
-    lat: np.ndarray
-    lon: np.ndarray
-    timestep_hours: float
-    means: np.ndarray
-    stds: np.ndarray
-    architecture: str
-    model_kwargs: dict[str, Any]
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def weights_path(self) -> Path:
-        return self.path / WEIGHTS_RELPATH
-
-    @property
-    def timestep(self) -> np.timedelta64:
-        """The model step as a timedelta64 in whole seconds."""
-        return np.timedelta64(int(round(self.timestep_hours * 3600)), "s")
-
-    @property
-    def grid_shape(self) -> tuple[int, int]:
-        return (len(self.lat), len(self.lon))
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise CheckpointError(f"checkpoint file {path} is not valid JSON ({err.msg}); re-export the package") from err
-
-
-def check_package_files(root: Path, required: tuple[str, ...], what: str) -> None:
-    """Raise a one-line CheckpointError when ``root`` is not a folder or lacks any of ``required``."""
-    if not root.is_dir():
-        raise CheckpointError(
-            f"checkpoint package {root} does not exist; check model.checkpoint_dir / model.checkpoints"
-        )
-    missing = [name for name in required if not (root / name).is_file()]
-    if missing:
-        raise CheckpointError(f"{what} {root} is missing {', '.join(missing)}; a package needs {', '.join(required)}")
 
 
 def read_package(path: str | Path) -> CheckpointPackage:
@@ -98,13 +36,11 @@ def read_package(path: str | Path) -> CheckpointPackage:
     :func:`hens.models.makani_package.read_makani_package`; hens' own packages are read here.
     """
     root = Path(path)
-    from hens.models.makani_package import is_makani_package, read_makani_package
-
     if is_makani_package(root):
         return read_makani_package(root)
     check_package_files(root, REQUIRED_FILES, "checkpoint package")
-    config = _read_json(root / "config.json")
-    metadata = _read_json(root / "metadata.json")
+    config = read_json(root / "config.json")
+    metadata = read_json(root / "metadata.json")
     channels = tuple(metadata.get("channels") or config.get("channel_names") or ())
     if not channels:
         raise CheckpointError(f"checkpoint package {root}: metadata.json has no 'channels' list; add the channel names")
