@@ -10,7 +10,7 @@ generate
     ``launcher.array_over_dates=true`` the job is an array with one task per start date; task K runs
     ``++ic.date_index=K`` alone into its own store ``output.path`` with ``{date}`` replaced by the start date.
     Per-date stores are required: concurrent tasks creating one shared store would race in
-    :func:`hens.inference.generate.prepare_store` (a task that finds a store without a run record deletes it
+    :func:`hens.io.run_store.prepare_store` (a task that finds a store without a run record deletes it
     as an interrupted creation) and each task's fingerprint (its single date) would differ from the others'.
     Preemption or time-out sends USR1 two minutes early; the script requeues itself and the rerun resumes
     from the store's manifest.

@@ -93,7 +93,7 @@ def test_store_template_opens_with_xarray_and_region_writes(tmp_path):
 
 def test_prepare_store_never_deletes_foreign_data(tmp_path):
     from hens.errors import StoreError
-    from hens.inference.generate import prepare_store
+    from hens.io.run_store import prepare_store
 
     foreign = tmp_path / "foreign.zarr"
     foreign.mkdir()

@@ -336,7 +336,7 @@ def budget_from_config(cfg: Any, *, ranks: int | None = None, member_steps_per_s
     from hens.config import generate_spec
     from hens.data.sources import channel_indices
     from hens.errors import ConfigError
-    from hens.inference.generate import resolve_packages
+    from hens.models.resolve import resolve_packages
 
     path = OmegaConf.select(cfg, "output.path", default=None)
     if isinstance(path, str) and "{date}" in path:  # one store per date: validate with a neutral name
@@ -362,7 +362,7 @@ def budget_from_config(cfg: Any, *, ranks: int | None = None, member_steps_per_s
     if not rate > 0:  # also rejects NaN
         raise ConfigError(f"{source}={member_steps_per_second!r} must be a number > 0 (member-steps/s per GPU)")
     time_limit = OmegaConf.select(cfg, "launcher.time", default=None)
-    packages = resolve_packages(spec)  # metadata only
+    packages = resolve_packages(spec.model.checkpoint_dir, spec.model.checkpoints)  # metadata only
     channels = packages[0].channels
     variables = tuple(spec.output.variables or channels)
     channel_indices(channels, variables, "the model")

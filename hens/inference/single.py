@@ -15,8 +15,8 @@ from hens.config import GenerateSpec
 from hens.distributed import pick_device
 from hens.ensemble.plan import WorkItem
 from hens.errors import HensError
-from hens.inference.generate import apply_precision, member_dynamics, setup_run
 from hens.inference.rollout import rollout
+from hens.inference.run_setup import apply_precision, member_step, setup_run
 from hens.io.cf import channel_attrs
 from hens.models.forecaster import load_forecaster
 
@@ -43,7 +43,7 @@ def regenerate_member(spec: GenerateSpec, init_time: str, member: int) -> xr.Dat
     states = setup.initial.member_states(forecaster, item)
     outputs: list[torch.Tensor] = []
     rollout(
-        member_dynamics(spec, forecaster, item, states),
+        member_step(setup, forecaster, item, states),
         states,
         spec.ensemble.n_steps,
         lambda k, s: outputs.append(s.index_select(1, setup.var_index).cpu()),

@@ -25,18 +25,21 @@ is counted exactly once.
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
+from hens.ensemble.plan import WorkItem
 from hens.errors import HensError
+from hens.io.run_store import read_partial, save_partial, stats_dir
+from hens.io.store import write_statistics
 
 STAT_NAMES = ("mean", "variance", "min", "max")
+ACCUMULATOR_FIELDS = ("n", "mean", "m2", "min", "max", "exceed")
 
 
 @dataclass(frozen=True)
@@ -113,15 +116,9 @@ class StatsAccumulator:
         }
 
     def save(self, folder: Path) -> Path:
-        """Write the accumulator and its item keys to a new ``<uuid>.npz`` in ``folder`` (atomic rename)."""
-        folder.mkdir(parents=True, exist_ok=True)
-        name = uuid.uuid4().hex
-        tmp = folder / f".{name}.tmp"  # not *.npz: a kill mid-save leaves nothing that looks like a partial
-        with open(tmp, "wb") as handle:
-            np.savez(handle, items=np.array(self.items, dtype=str), **self.arrays())
-        path = folder / f"{name}.npz"
-        os.replace(tmp, path)
-        return path
+        """Write the accumulator and its item keys to a new partial in ``folder`` (see
+        :func:`hens.io.run_store.save_partial`)."""
+        return save_partial(folder, self.items, self.arrays())
 
 
 def merge(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -160,16 +157,6 @@ def finalize(acc: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }
 
 
-def partial_items(folder: Path) -> set[str]:
-    """Keys of the work items contained in the saved partials under ``folder`` (any start date)."""
-    keys: set[str] = set()
-    if folder.is_dir():
-        for path in folder.glob("*/*.npz"):
-            with np.load(path) as blob:
-                keys.update(str(i) for i in blob["items"])
-    return keys
-
-
 def merge_partials(paths: Iterable[Path], expected_items: Sequence[str]) -> dict[str, np.ndarray]:
     """Merge saved partial accumulators of one start date; every expected item must be in exactly one.
 
@@ -179,9 +166,7 @@ def merge_partials(paths: Iterable[Path], expected_items: Sequence[str]) -> dict
     total: dict[str, np.ndarray] | None = None
     seen: dict[str, Path] = {}
     for path in sorted(paths):
-        with np.load(path) as blob:
-            part = {k: blob[k] for k in ("n", "mean", "m2", "min", "max", "exceed")}
-            items = [str(i) for i in blob["items"]]
+        items, part = read_partial(path, ACCUMULATOR_FIELDS)
         for item in items:
             if item in seen:
                 raise HensError(
@@ -196,3 +181,76 @@ def merge_partials(paths: Iterable[Path], expected_items: Sequence[str]) -> dict
             "command to finish them"
         )
     return total
+
+
+class StatsBook:
+    """One rank's in-line statistics during a run: an accumulator per start date, saved as partials every
+    ``flush_items`` work items (then those items are recorded as finished).  Without statistics (``thresholds``
+    None) every item is due at once.
+
+    Args:
+        thresholds: exceedance thresholds per stored variable (physical units), None: no statistics.
+        flush_items: work items between saves of the partials.
+        folder: the store's partial-statistics folder (:func:`hens.io.run_store.stats_dir`), None: not written.
+        variables: the stored variables (V), in the order of the states handed to the accumulators.
+        n_leads: L, lead times including t = 0.
+        grid: (H, W) of the states.
+        device: where the accumulators live (the rollout device).
+    """
+
+    def __init__(
+        self,
+        thresholds: Mapping[str, Sequence[float]] | None,
+        flush_items: int,
+        folder: Path | None,
+        variables: tuple[str, ...],
+        n_leads: int,
+        grid: tuple[int, int],
+        device: torch.device,
+    ) -> None:
+        self.enabled = thresholds is not None
+        self.flush_items = flush_items
+        self.folder = folder
+        self.shape = (len(variables), *grid)
+        self.n_leads, self.device = n_leads, device
+        pairs = []
+        for v, name in enumerate(variables):
+            pairs += [(v, t) for t in (thresholds or {}).get(name, ())]
+        self.thresholds = Thresholds(tuple(pairs))
+        self.open: dict[int, StatsAccumulator] = {}
+        self.pending: list[tuple[WorkItem, list[dict[str, Any]]]] = []
+
+    def accumulator(self, item: WorkItem) -> StatsAccumulator | None:
+        """The accumulator of the item's start date (None without statistics); the item is recorded in it."""
+        if not self.enabled:
+            return None
+        if item.init_index not in self.open:
+            self.open[item.init_index] = StatsAccumulator(self.n_leads, self.shape, self.thresholds, self.device)
+        acc = self.open[item.init_index]
+        acc.items.append(item.key)
+        return acc
+
+    def hold(self, item: WorkItem, nonfinite: list[dict[str, Any]]) -> None:
+        """Keep a rolled-out item (with its non-finite member records) until the next :meth:`flush`."""
+        self.pending.append((item, nonfinite))
+
+    def should_flush(self, last: bool) -> bool:
+        return not self.enabled or last or len(self.pending) >= self.flush_items
+
+    def flush(self) -> list[tuple[WorkItem, list[dict[str, Any]]]]:
+        """Save the open accumulators (one partial per start date) and return the items they finish."""
+        if self.enabled and self.folder is not None:
+            for init_index, acc in sorted(self.open.items()):
+                acc.save(self.folder / f"{init_index:05d}")
+            self.open = {}
+        done, self.pending = self.pending, []
+        return done
+
+
+def finish_statistics(path: Path, items: Sequence[WorkItem], variables: tuple[str, ...]) -> None:
+    """Merge every start date's partials into the stored statistics (rank 0, after all ranks finished)."""
+    for init_index in sorted({it.init_index for it in items}):
+        expected = [it.key for it in items if it.init_index == init_index]
+        folder = stats_dir(path) / f"{init_index:05d}"
+        merged = merge_partials(folder.glob("*.npz") if folder.is_dir() else [], expected)
+        write_statistics(path, init_index, variables, finalize(merged))

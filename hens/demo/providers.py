@@ -1,0 +1,45 @@
+"""What the demo world adds to the model registries (imported by name through :mod:`hens.models.providers`):
+
+- the checkpoint set ``builtin:demo``: the SFNO packages shipped in :mod:`hens.demo.shipped`;
+- the dynamics ``demo_physics``: the demo world's own solver run from the members' initial states, the
+  physics-ensemble baseline of :mod:`hens.demo.physics` (it needs the demo world's analyses, ``ic.source=demo``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hens.demo.shipped import shipped_checkpoint_dir
+from hens.models.dynamics import Dynamics, MemberBatch, Step, register_dynamics
+from hens.models.resolve import register_checkpoint_set
+
+
+def physics_step(batch: MemberBatch, options: Mapping[str, Any]) -> Step:
+    """The solver started from ``batch.states`` ``[B, C, nlat, nlon]``: ``options`` ``demo_world`` (the
+    :class:`~hens.demo.world.DemoWorldSpec` fields, None for the default world), ``physics_stirring``, ``seed``."""
+    from hens.demo.physics import PhysicsRollout, physics_model
+    from hens.demo.world import DemoWorldSpec
+
+    model = physics_model(
+        DemoWorldSpec(**(options["demo_world"] or {})),
+        tuple(batch.forecaster.channels),
+        float(batch.forecaster.timestep_hours),
+        options["physics_stirring"],
+        options["seed"],
+    )
+    return PhysicsRollout(model, batch.states, batch.init_time, batch.members)
+
+
+register_checkpoint_set("demo", shipped_checkpoint_dir)
+register_dynamics(
+    Dynamics(
+        name="demo_physics",
+        make_step=physics_step,
+        title="hens physics-ensemble baseline (demo-world shallow-water solver)",
+        source="hens generate, model.dynamics=demo_physics (stirring {physics_stirring}); initial states bred with "
+        "checkpoints {checkpoints}",
+        needs_ic_source="demo",
+        needs_reason="runs the demo world's solver",
+    )
+)

@@ -1,0 +1,192 @@
+"""Where a rank's rolled-out states go: chunk-aligned region writes on a background thread, the in-line
+statistics, the non-finite member records, and the manifest.
+
+Per work item, :meth:`RunSink.on_step` is the rollout's ``on_step``: it collects each lead's states
+``[B, C, nlat, nlon]`` (stored channels only) into ``[B, lead_chunk, V, nlat, nlon]`` host buffers and submits
+one region write per (member block × lead chunk × variable), and adds the states to the start date's
+statistics accumulator.  :meth:`RunSink.finish_item` writes the members' first non-finite leads and records
+items as finished in the manifest only once all their chunks (and statistics partials) are on disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from hens.ensemble.plan import WorkItem
+from hens.inference.stats import StatsBook
+from hens.io.store import StoreWriter
+from hens.io.writer import BackgroundWriter
+
+OnStep = Callable[[int, torch.Tensor], None]
+"""``on_step(k, states)``: states ``[B, C, nlat, nlon]`` at lead index k (:func:`hens.inference.rollout.rollout`)."""
+
+
+class ItemSink:
+    """Collects one item's steps into (members × lead_chunk) buffers and submits chunk writes.
+
+    Args:
+        writer: the background writer the region writes go to.
+        store: the store (None: nothing is written).
+        item: the work item whose members the batch rows are.
+        var_index: indices of the stored channels among the model channels, ``[V]`` on the rollout device.
+        variables: names of the stored channels (V; empty when no member is stored).
+        lead_chunk: leads per chunk.
+        n_leads: leads of the rollout, t = 0 included (the last chunk may be shorter).
+        dtype: host dtype of the buffers handed to the store (float32: the store encodes).
+        rows: (rows of the batch, members of the store) pairs to write (see :func:`stored_rows`).
+    """
+
+    def __init__(
+        self,
+        writer: BackgroundWriter,
+        store: StoreWriter | None,
+        item: WorkItem,
+        var_index: torch.Tensor,
+        variables: tuple[str, ...],
+        lead_chunk: int,
+        n_leads: int,
+        dtype: str,
+        rows: list[tuple[slice, slice]],
+    ):
+        self.writer, self.store, self.item = writer, store, item
+        self.var_index, self.variables = var_index, variables
+        self.lead_chunk, self.n_leads, self.dtype = lead_chunk, n_leads, np.dtype(dtype)
+        self.rows = rows
+        self.buffer: list[torch.Tensor] = []
+        self.chunk_start = 0
+        self.on_cuda = False
+
+    def __call__(self, k: int, state: torch.Tensor) -> None:
+        if self.store is None or not self.rows:
+            return
+        self.on_cuda = state.is_cuda
+        self.buffer.append(state.index_select(1, self.var_index).to("cpu", non_blocking=True))
+        if len(self.buffer) == self.lead_chunk or k == self.n_leads - 1:
+            self._submit()
+
+    def _submit(self) -> None:
+        if self.on_cuda:  # the non-blocking device→host copies must land before numpy reads the buffers
+            torch.cuda.synchronize()
+        block = torch.stack(self.buffer, dim=1).numpy().astype(self.dtype, copy=False)  # [B, L, V, nlat, nlon]
+        leads = slice(self.chunk_start, self.chunk_start + block.shape[1])
+        for batch_rows, members in self.rows:
+            for v, name in enumerate(self.variables):
+                data = np.ascontiguousarray(block[batch_rows, :, v])
+                self.writer.submit(
+                    lambda name=name, data=data, members=members: self.store.write_block(
+                        name, self.item.init_index, members, leads, data
+                    )
+                )
+        self.chunk_start += block.shape[1]
+        self.buffer = []
+
+
+def stored_rows(item: WorkItem, position: dict[int, int] | None) -> list[tuple[slice, slice]]:
+    """(batch rows, store members) slices of the item's stored members: the whole item when every member is
+    stored (``position`` None), else one pair per member of the ``output.members`` subset in the item."""
+    if position is None:
+        return [(slice(None), slice(item.member_start, item.member_stop))]
+    return [
+        (slice(i, i + 1), slice(position[m], position[m] + 1))
+        for i, m in enumerate(range(item.member_start, item.member_stop))
+        if m in position
+    ]
+
+
+def nonfinite_records(item: WorkItem, first_bad: torch.Tensor, init_time: np.datetime64) -> list[dict[str, Any]]:
+    """One record per member of the item that went non-finite (``first_bad`` ``[B]``: first lead or −1)."""
+    return [
+        {
+            "init_time": np.datetime_as_string(init_time, unit="m"),
+            "member": item.member_start + i,
+            "first_nonfinite_lead": int(b),
+        }
+        for i, b in enumerate(first_bad.tolist())
+        if b >= 0
+    ]
+
+
+class RunSink:
+    """One rank's output for a whole run (see module docstring); a context manager around the background writer.
+
+    Args:
+        store_path: the store (None: ``output.write=false``, nothing is written or recorded).
+        variables: the stored channels (V) and ``var_index`` their indices among the model channels.
+        stored_members: ``output.members`` (None: all members; empty: statistics only).
+        lead_chunk: leads per chunk; ``n_leads``: leads of a rollout, t = 0 included.
+        max_pending: writes the background writer holds at most (host memory bound).
+        stats: this rank's statistics book.
+    """
+
+    def __init__(
+        self,
+        store_path: Path | None,
+        variables: tuple[str, ...],
+        var_index: torch.Tensor,
+        stored_members: tuple[int, ...] | None,
+        lead_chunk: int,
+        n_leads: int,
+        max_pending: int,
+        stats: StatsBook,
+    ) -> None:
+        self.variables = variables if stored_members != () else ()
+        self.store = StoreWriter(store_path, self.variables) if store_path is not None else None
+        self.position = None if stored_members is None else {m: i for i, m in enumerate(stored_members)}
+        self.var_index, self.lead_chunk, self.n_leads, self.stats = var_index, lead_chunk, n_leads, stats
+        self.writer = BackgroundWriter(max_pending)
+
+    def __enter__(self) -> RunSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.writer.__exit__(*exc)
+
+    def on_step(self, item: WorkItem) -> OnStep:
+        """The rollout's ``on_step`` for ``item``: chunk writes, then the statistics of the stored channels."""
+        rows = stored_rows(item, self.position)
+        sink = ItemSink(
+            self.writer,
+            self.store,
+            item,
+            self.var_index,
+            self.variables,
+            self.lead_chunk,
+            self.n_leads,
+            "float32",
+            rows,
+        )
+        accumulate = self.stats.accumulator(item)
+        var_index = self.var_index
+
+        def on_step(k: int, state: torch.Tensor) -> None:
+            sink(k, state)
+            if accumulate is not None:
+                accumulate.add(k, state.index_select(1, var_index))
+
+        return on_step
+
+    def finish_item(
+        self, item: WorkItem, first_bad: torch.Tensor, init_time: np.datetime64, last: bool
+    ) -> list[dict[str, Any]]:
+        """After ``item``'s rollout (``first_bad`` ``[B]``): write its members' first non-finite leads, and when the
+        statistics book is due (or ``last``: this rank's last item) wait for every pending write, save the
+        partials and record the items as finished.  Returns the item's non-finite member records."""
+        bad = nonfinite_records(item, first_bad, init_time)
+        if self.store is None:
+            return bad
+        store, bad_leads = self.store, first_bad.numpy()
+        for batch_rows, members in stored_rows(item, self.position):
+            self.writer.submit(
+                lambda i=item.init_index, m=members, fb=bad_leads[batch_rows]: store.write_nonfinite(i, m, fb)
+            )
+        self.stats.hold(item, bad)
+        if self.stats.should_flush(last=last):
+            self.writer.flush()  # every chunk of the items is on disk before they are recorded as finished
+            for done, done_bad in self.stats.flush():
+                store.manifest.mark_done(done.key, {"item": done.__dict__, "nonfinite": done_bad})
+        return bad
