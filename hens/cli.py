@@ -9,11 +9,14 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from hens.errors import HensError
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 app = typer.Typer(
     name="hens",
@@ -36,16 +39,23 @@ Overrides = Annotated[
 ]
 
 
+ShowConfig = Annotated[bool, typer.Option("--cfg", help="Print the resolved config and exit.")]
+
+
 def _fail(err: HensError) -> None:
     typer.echo(f"hens: error: {err}", err=True)
     raise typer.Exit(code=2)
 
 
+def _show_config(composed: DictConfig) -> None:
+    """Print a composed config as the resolved YAML (``--cfg``), the same for every command."""
+    from hens.config import resolved_yaml
+
+    typer.echo(resolved_yaml(composed), nl=False)
+
+
 @app.command(context_settings={"allow_extra_args": False})
-def generate(
-    overrides: Overrides = None,
-    cfg: Annotated[bool, typer.Option("--cfg", help="Print the resolved config and exit.")] = False,
-) -> None:
+def generate(overrides: Overrides = None, cfg: ShowConfig = False) -> None:
     """Roll out every member (checkpoint × bred vector × sign) for every start date into a Zarr store.
 
     Runs on one process, or on many under torchrun / srun (each rank owns whole chunks). Re-running the same
@@ -56,9 +66,7 @@ def generate(
     try:
         composed = compose_config("generate", overrides or [])
         if cfg:
-            from omegaconf import OmegaConf
-
-            typer.echo(OmegaConf.to_yaml(composed, resolve=True), nl=False)
+            _show_config(composed)
             return
         spec = generate_spec(composed)
         from hens.inference.generate import run_generate
@@ -111,16 +119,24 @@ def member(
 def diagnose(
     store: Annotated[Path, typer.Argument(help="A store written by hens generate.")],
     overrides: Overrides = None,
+    cfg: ShowConfig = False,
 ) -> None:
     """Score an ensemble store: RMSE, fair CRPS, spread–skill, spectra, extremes; writes data, plots, report.
 
     Results go to <store name>.diagnostics/ beside the store unless diagnose.output_dir= is given. For a
     demo-world store the verification and climatology are found from the store's own metadata.
     """
+    from hens.config import compose_config, diagnose_spec
+
     try:
+        composed = compose_config("diagnose", overrides or [])
+        if cfg:
+            _show_config(composed)
+            return
+        spec = diagnose_spec(composed)
         from hens.diagnostics.run import run_diagnose
 
-        result = run_diagnose(store, overrides or [])
+        result = run_diagnose(store, spec)
     except HensError as err:
         _fail(err)
         return

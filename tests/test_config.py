@@ -1,8 +1,28 @@
 """Hydra composition, overrides and validation errors."""
 
-import pytest
+import hashlib
+import json
+import subprocess
+import sys
+from dataclasses import asdict
 
-from hens.config import compose_config, config_dir, generate_spec
+import numpy as np
+import pytest
+import yaml
+from omegaconf import OmegaConf
+
+from hens.config import (
+    DiagnoseSpec,
+    GenerateSpec,
+    ICSpec,
+    compose_config,
+    config_dir,
+    diagnose_spec,
+    fingerprint,
+    generate_spec,
+    resolved_yaml,
+)
+from hens.config.fields import REQUIRED, join_key, schema_keys
 from hens.errors import ConfigError
 
 
@@ -44,3 +64,218 @@ def test_bad_values_name_the_key(overrides, needle):
         generate_spec(compose_config("generate", overrides))
     assert needle in str(info.value)
     assert "\n" not in str(info.value)
+
+
+# ------------------------------------------------------------------------------------- one schema, no drift
+
+# Fingerprints and spec dumps of these override sets were recorded from the code before the config package
+# (hens/config.py + hens/diagnostics/spec.py); the schema must reproduce them exactly (store identity).
+GENERATE_CASES = {
+    "default": ([], "19700fa3a566e457", "2a39681ba8a145e1"),
+    "demo_physics": (["model=demo_physics"], "762b361f50a2648f", "ea994c95ff599642"),
+    "hens_ensemble": (["ensemble=hens"], "2fe48fa43d18ed32", "c8c5520f50952c52"),
+    "keepbits": (
+        ["output.keepbits=10", "output.keepbits_by_variable={z500: 13}"],
+        "b202a16102af8afc",
+        "079947129c5e138b",
+    ),
+    "members": (["output.members=[0,1]"], "4868856bbd59c315", "c7782c2f6d01ccd4"),
+    "statistics": (
+        ["output.statistics.enabled=true", "output.statistics.thresholds={z500: [55000, 57000]}"],
+        "96ba58b781e38846",
+        "922ede193111de46",
+    ),
+    "auto_batch": (["ensemble.batch_size=auto", "ensemble.memory_gb=4"], "49251b2d05785b59", "bdca494f461def40"),
+    "date_index": (["++ic.date_index=0", 'output.path="x_{date}.zarr"'], "928f1e9a8acbe43c", "a75fc054655def42"),
+    "era5": (
+        ["ic=era5", "ic.path=/data/era5.zarr", "ic.layout=wb2", "model.checkpoints=[demo_sfno_s0]"],
+        "5d26e1b3d48b709b",
+        "375205c7c89f075e",
+    ),
+    "misc": (
+        [
+            "precision=bf16",
+            "output.variables=[z500,u500]",
+            "output.dtype=float16",
+            "ensemble.bred_vector.amplitude={z500: 60.0}",
+            "ensemble.n_perturbations=2",
+            "ensemble.batch_size=2",
+            "threads=2",
+            "seed=7",
+            "device=cpu",
+            "output.members=none",
+            "output.statistics.enabled=true",
+        ],
+        "5a7b3820683b4010",
+        "9fd222df9a8c1b59",
+    ),
+}
+DIAGNOSE_CASES = {
+    "default": ([], "b5f4ad339b5338db"),
+    "boxes": (
+        [
+            "diagnose.variables=[z500]",
+            "diagnose.lead_times=[24,120]",
+            "diagnose.regions=[tropics]",
+            "+diagnose.boxes.europe=[35,70,-10,40]",
+            "diagnose.start_dates=['2000-03-01T00:00']",
+            "diagnose.extremes.roc_thresholds=21",
+            "diagnose.dask.scheduler=distributed",
+            "progress=false",
+        ],
+        "73f2aea4ce68a79b",
+    ),
+    "era5": (["verification=era5", "diagnose.verification.path=/data/era5.zarr"], "4a176cf678d43554"),
+    "climatology": (
+        [
+            "diagnose.climatology.source=truth",
+            "diagnose.climatology.n_quantiles=51",
+            "diagnose.climatology.start=2000-01-01",
+            "diagnose.climatology.days=30.5",
+            "diagnose.climatology.by_month=true",
+        ],
+        "bff53ee1ef054257",
+    ),
+    "dask": (
+        [
+            "diagnose.dask.jobqueue={kind: slurm, jobs: 2}",
+            "diagnose.chunks.lat=8",
+            "diagnose.dask.n_workers=3",
+            "diagnose.dask.address=tcp://h:8786",
+        ],
+        "326f380387921483",
+    ),
+    "misc": (
+        [
+            "diagnose.baseline.path=/b.zarr",
+            "diagnose.baseline.label=phys",
+            "diagnose.extremes.map_lead_times=[24]",
+            "diagnose.format=netcdf",
+            "diagnose.spectral.grid=legendre-gauss",
+            "diagnose.extremes.percentiles=[99,90]",
+            "diagnose.seed=3",
+            "diagnose.mean.tie_break=low",
+            "diagnose.output_dir=/out",
+        ],
+        "6b78c97f3099dbc3",
+    ),
+}
+
+
+def _digest(obj) -> str:
+    """A short hash of a spec dump: field names, order, values and types (the resolved YAML included)."""
+    return hashlib.sha256(json.dumps(obj, default=str).encode()).hexdigest()[:16]
+
+
+@pytest.mark.parametrize("name", GENERATE_CASES)
+def test_generate_fingerprints_and_specs_are_unchanged(name):
+    overrides, expected_fingerprint, expected_spec = GENERATE_CASES[name]
+    spec = generate_spec(compose_config("generate", overrides))
+    assert fingerprint(spec.fingerprint_fields()) == expected_fingerprint
+    # the launcher gained the SLURM keys of configs/launcher/slurm.yaml; everything else is as it was
+    assert _digest({k: v for k, v in asdict(spec).items() if k != "launcher"}) == expected_spec
+    assert (spec.launcher.backend, spec.launcher.timeout_s) == ("auto", 1800.0)
+
+
+@pytest.mark.parametrize("name", DIAGNOSE_CASES)
+def test_diagnose_specs_are_unchanged(name):
+    overrides, expected = DIAGNOSE_CASES[name]
+    assert _digest(asdict(diagnose_spec(compose_config("diagnose", overrides)))) == expected
+
+
+SCHEMAS = {"generate": (GenerateSpec, generate_spec), "diagnose": (DiagnoseSpec, diagnose_spec)}
+
+
+def _group_options(config_name: str) -> list[tuple[str, str]]:
+    """(group, option) for every configs/<group>/*.yaml of the groups in the primary config's defaults list."""
+    primary = yaml.safe_load((config_dir() / f"{config_name}.yaml").read_text())
+    groups = [next(iter(entry)) for entry in primary["defaults"] if isinstance(entry, dict)]
+    return [(g, p.stem) for g in groups for p in sorted((config_dir() / g).glob("*.yaml"))]
+
+
+def _yaml_values(config_name: str, overrides: list[str], leaves: dict) -> dict:
+    """Key → value of a composed config, descending into mappings only where the schema has keys below."""
+
+    def walk(node: dict, prefix: str):
+        for name, value in node.items():
+            key = join_key(prefix, str(name))
+            if key not in leaves and isinstance(value, dict) and any(k.startswith(key + ".") for k in leaves):
+                yield from walk(value, key)
+            else:
+                yield key, value
+
+    cfg = compose_config(config_name, overrides)
+    return dict(walk(OmegaConf.to_container(cfg, resolve=False, throw_on_missing=False), ""))
+
+
+@pytest.mark.parametrize("config_name", SCHEMAS)
+def test_yaml_and_schema_agree(config_name):
+    """Every option of every group composes and validates; every YAML key is a schema key and every schema key
+    has a YAML default; schema defaults equal the YAML defaults (the default options', else where set)."""
+    spec_cls, build = SCHEMAS[config_name]
+    leaves = dict(schema_keys(spec_cls))
+    assert all(s.doc for s in leaves.values())
+    default_values = _yaml_values(config_name, [], leaves)
+    seen, elsewhere = set(default_values), {}
+    for group_name, option in _group_options(config_name):
+        values = _yaml_values(config_name, [f"{group_name}={option}"], leaves)
+        unknown = sorted(set(values) - set(leaves))
+        assert not unknown, f"{config_name} with {group_name}={option}: keys the schema ignores: {unknown}"
+        fills = [f"{k}=/placeholder" for k, v in values.items() if v == "???"]
+        build(compose_config(config_name, [f"{group_name}={option}", *fills]))  # validates through the schema
+        seen |= set(values)
+        for key, value in values.items():
+            if key not in default_values and value != "???":
+                elsewhere.setdefault(key, []).append((f"{group_name}/{option}", value))
+    missing = sorted(k for k, s in leaves.items() if k not in seen and not s.cli_only)
+    assert not missing, f"schema keys with no YAML default: {missing}"
+    for key, s in leaves.items():
+        if s.default is REQUIRED:
+            continue
+        found = [("default", default_values[key])] if key in default_values else elsewhere.get(key, [])
+        for where, value in found:
+            if value != "???":
+                assert s.convert(value, key) == s.default, f"{key}: schema default {s.default!r} ≠ {where} {value!r}"
+
+
+def test_diagnose_cfg_prints_the_resolved_config_like_generate():
+    from typer.testing import CliRunner
+
+    from hens.cli import app
+
+    runner = CliRunner()
+    out = runner.invoke(app, ["diagnose", "run.zarr", "diagnose.variables=[z500]", "--cfg"])
+    assert out.exit_code == 0, out.output
+    assert out.stdout == resolved_yaml(compose_config("diagnose", ["diagnose.variables=[z500]"]))
+    out = runner.invoke(app, ["generate", "ensemble.n_steps=3", "--cfg"])
+    assert out.stdout == resolved_yaml(compose_config("generate", ["ensemble.n_steps=3"]))
+
+
+def test_data_does_not_import_config():
+    code = "import sys, hens.data.sources, hens.data.era5; print(any(m.startswith('hens.config') for m in sys.modules))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "needle"),
+    [
+        (["ensemble.bred_vector.amplitude_fraction=abc"], "ensemble.bred_vector.amplitude_fraction='abc' must be"),
+        (["ensemble.memory_fraction=1.5"], "ensemble.memory_fraction=1.5 must be a number in (0, 1]"),
+        (["output.members=abc"], "output.members='abc' must be all, none, a list or null"),
+        (["output.statistics.enabled=1"], "output.statistics.enabled=1 must be true or false"),
+        (["launcher=slurm", "launcher.nodes=0"], "launcher.nodes=0 must be an integer ≥ 1"),
+        (["ic=era5"], "config key ic.path is required; set ic.path=<ERA5 Zarr store>"),
+        (["ic.source=era5"], "ic.path is required for ic.source=era5"),
+        (["++ic.date_index=2"], "ic.date_index=2 must be an integer in 0…1"),
+    ],
+)
+def test_schema_errors_name_the_key_and_fix(overrides, needle):
+    with pytest.raises(ConfigError) as info:
+        generate_spec(compose_config("generate", overrides))
+    assert needle in str(info.value) and "\n" not in str(info.value)
+
+
+def test_ic_spec_checks_its_path_once_for_every_caller():
+    with pytest.raises(ConfigError, match="ic.path is required for ic.source=era5"):
+        ICSpec(source="era5", start_dates=(np.datetime64("2000-01-06", "ns"),), demo_world=None)

@@ -6,8 +6,7 @@ import math
 
 import pytest
 
-from hens.config import compose_config
-from hens.diagnostics.spec import diagnose_spec
+from hens.config import compose_config, diagnose_spec
 from hens.errors import ConfigError
 
 

@@ -216,7 +216,9 @@ def test_build_source(stores):
     with pytest.raises(ConfigError, match="ic.path"):
         build_source(ICSpec(source="era5", start_dates=(TIMES[2],), demo_world=None))
     with pytest.raises(HensError, match="ic.layout='nope'"):
-        build_source(ICSpec("era5", (TIMES[2],), None, path=str(stores["arco"]), layout="nope"))
+        build_source(
+            ICSpec(source="era5", start_dates=(TIMES[2],), demo_world=None, path=str(stores["arco"]), layout="nope")
+        )
 
 
 def test_generate_config_accepts_era5(stores):

@@ -12,8 +12,16 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from hens.config import ICSpec
 from hens.errors import ConfigError, HensError
+
+
+class ICLike(Protocol):
+    """What :func:`build_source` reads of the ``ic`` config (a validated :class:`hens.config.ICSpec` fits)."""
+
+    source: str
+    demo_world: dict[str, Any] | None
+    path: str | None
+    layout: str
 
 
 class StateSource(Protocol):
@@ -64,11 +72,11 @@ class DemoTruthSource:
         return {"source": "demo", "demo_world": asdict(self.spec), "fingerprint": self.spec.fingerprint()}
 
 
-def build_source(ic: ICSpec, channels: Sequence[str] | None = None) -> StateSource:
+def build_source(ic: ICLike, channels: Sequence[str] | None = None) -> StateSource:
     """The initial-condition source of ``ic``.
 
     Args:
-        ic: the validated ``ic`` config.
+        ic: the validated ``ic`` config (its checks, e.g. that era5 has a path, are :class:`hens.config.ICSpec`'s).
         channels: the checkpoint's channel list. An ERA5 source then reads exactly these, in this order (and a
             missing one is an error naming all of them); ``None`` exposes everything the store can provide.
             The demo world ignores it (it always has its own channels).
@@ -78,8 +86,7 @@ def build_source(ic: ICSpec, channels: Sequence[str] | None = None) -> StateSour
     if ic.source == "era5":
         from hens.data.era5 import Era5Source
 
-        if not ic.path:
-            raise ConfigError("ic.path is required for ic.source=era5; set ic.path=<ERA5 Zarr store>")
+        assert ic.path is not None, "ICSpec.check requires ic.path for ic.source=era5"
         return Era5Source(ic.path, channels, layout=ic.layout)
     raise ConfigError(f"ic.source={ic.source!r} is not supported; use ic.source=demo or ic.source=era5")
 

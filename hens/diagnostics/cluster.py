@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from hens.diagnostics.spec import DaskSpec
+from hens.config import DaskSpec
 from hens.errors import ConfigError, HensError
 
 __all__ = ["Computer", "dask_computer"]

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from hens.config import DiagnoseSpec, compose_config, diagnose_spec
 from hens.diagnostics.blocks import BlockOptions
 from hens.diagnostics.climatology import (
     demo_climatology,
@@ -38,7 +39,6 @@ from hens.diagnostics.dataset import (
     valid_times,
 )
 from hens.diagnostics.scores_ds import maps_lazy, spectra_lazy, statistics_graph, stats_to_dataset
-from hens.diagnostics.spec import DiagnoseSpec, diagnose_spec
 from hens.diagnostics.weights import region_mask
 from hens.errors import HensError
 
@@ -94,15 +94,20 @@ def default_output_dir(store: Path) -> Path:
     return store.parent / f"{name}.diagnostics"
 
 
-def run_diagnose(store: Path | str, overrides: list[str] | None = None) -> DiagnoseResult:
-    """Diagnose an ensemble store with the ``diagnose`` config and Hydra ``overrides``.
+def run_diagnose(store: Path | str, spec: DiagnoseSpec | list[str] | None = None) -> DiagnoseResult:
+    """Diagnose an ensemble store with a validated ``diagnose`` config.
+
+    Args:
+        store: the store written by `hens generate`.
+        spec: the validated config (`hens diagnose` composes and validates it, like every command); for tests and
+            scripts, a list of Hydra overrides (or None for the defaults) is composed and validated here the same
+            way.
 
     Raises:
         HensError: (including ConfigError, StoreError) with a one-line message naming the key and the fix.
     """
-    from hens.config import compose_config
-
-    spec = diagnose_spec(compose_config("diagnose", list(overrides or [])))
+    if not isinstance(spec, DiagnoseSpec):
+        spec = diagnose_spec(compose_config("diagnose", list(spec or [])))
     return diagnose(Path(store), spec)
 
 

@@ -10,16 +10,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["REGIONS", "latitude_weights", "region_mask"]
+from hens.regions import REGIONS
 
-#: Named regions understood by :func:`region_mask`:
-#: (lat_min, lat_max, lat_min inclusive, lat_max inclusive), degrees north.
-REGIONS: dict[str, tuple[float, float, bool, bool]] = {
-    "global": (-90.0, 90.0, True, True),
-    "tropics": (-20.0, 20.0, True, True),
-    "northern_extratropics": (20.0, 90.0, False, True),
-    "southern_extratropics": (-90.0, -20.0, True, False),
-}
+__all__ = ["REGIONS", "latitude_weights", "region_mask"]
 
 # Tolerance (degrees) for coordinates that sit on a box edge after floating-point arithmetic.
 _EDGE_TOL_DEG = 1e-9
