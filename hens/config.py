@@ -17,8 +17,11 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from hens.data.channels import LAYOUTS
+from hens.ensemble.plan import CONTROL_LAYOUTS
 from hens.errors import ConfigError
 from hens.io.encoding import STORAGE_DTYPES, EncodingSpec
+from hens.perturb.bred_vectors import BREEDING_TIMES
+from hens.perturb.rescaling import RESCALINGS
 
 
 def config_dir() -> Path:
@@ -69,6 +72,26 @@ def _positive_int(cfg: DictConfig, key: str, minimum: int = 1) -> int:
     return int(value)
 
 
+def _choice(cfg: DictConfig, key: str, allowed: tuple[str, ...]) -> str:
+    """A string key restricted to ``allowed``; the first allowed value is the default when the key is absent."""
+    value = OmegaConf.select(cfg, key, default=allowed[0])
+    if value not in allowed:
+        raise ConfigError(f"{key}={value!r} must be one of {', '.join(allowed)}")
+    return str(value)
+
+
+def _control(cfg: DictConfig) -> str:
+    """``ensemble.control`` (hens | per_checkpoint | none); the retired boolean ``ensemble.control_member`` is
+    refused with the replacement named."""
+    old = OmegaConf.select(cfg, "ensemble.control_member", default=None)
+    if old is not None:
+        raise ConfigError(
+            f"ensemble.control_member={old!r} was replaced by ensemble.control: hens (one control, as HENS), "
+            "per_checkpoint (the old true) or none (the old false); remove control_member"
+        )
+    return _choice(cfg, "ensemble.control", CONTROL_LAYOUTS)
+
+
 def _parse_time(value: Any, key: str) -> np.datetime64:
     try:
         parsed = np.datetime64(str(value), "ns")
@@ -104,6 +127,9 @@ IC_SOURCES = ("demo", "era5")
 
 @dataclass(frozen=True)
 class BredVectorSpec:
+    """``ensemble.bred_vector``: ``rescaling`` is one of RESCALINGS (hens | area_rms) and ``breeding_times`` one
+    of BREEDING_TIMES (hens | earth2studio); see docs/perturbations.md."""
+
     n_cycles: int
     amplitude_fraction: float
     amplitude: dict[str, float] | None
@@ -111,12 +137,17 @@ class BredVectorSpec:
     noise_length_scale_km: float
     hemisphere_boundary_deg: float
     nonnegative_channels: tuple[str, ...]
+    rescaling: str = "hens"
+    breeding_times: str = "hens"
 
 
 @dataclass(frozen=True)
 class EnsembleSpec:
+    """``ensemble``: ``control`` is one of CONTROL_LAYOUTS (hens | per_checkpoint | none), see
+    :mod:`hens.ensemble.plan`."""
+
     n_perturbations: int
-    control_member: bool
+    control: str
     n_steps: int
     batch_size: int
     bred_vector: BredVectorSpec
@@ -357,6 +388,8 @@ def generate_spec(cfg: DictConfig) -> GenerateSpec:
         noise_length_scale_km=float(_require(cfg, "ensemble.bred_vector.noise_length_scale_km")),
         hemisphere_boundary_deg=float(_require(cfg, "ensemble.bred_vector.hemisphere_boundary_deg")),
         nonnegative_channels=tuple(str(c) for c in (bv.nonnegative_channels or [])),
+        rescaling=_choice(cfg, "ensemble.bred_vector.rescaling", RESCALINGS),
+        breeding_times=_choice(cfg, "ensemble.bred_vector.breeding_times", BREEDING_TIMES),
     )
     if not bred.amplitude_fraction > 0:
         raise ConfigError("ensemble.bred_vector.amplitude_fraction must be > 0")
@@ -386,7 +419,7 @@ def generate_spec(cfg: DictConfig) -> GenerateSpec:
         batch_size = int(value)
     ensemble = EnsembleSpec(
         n_perturbations=n_perturbations,
-        control_member=bool(_require(cfg, "ensemble.control_member")),
+        control=_control(cfg),
         n_steps=_positive_int(cfg, "ensemble.n_steps"),
         batch_size=batch_size,
         bred_vector=bred,

@@ -40,6 +40,7 @@ from hens.io.store import (
 from hens.io.writer import BackgroundWriter
 from hens.models.forecaster import Forecaster, check_compatible, load_forecaster
 from hens.models.package import CheckpointPackage, read_package
+from hens.perturb.bred_vectors import breeding_offsets
 
 log = logging.getLogger("hens.generate")
 
@@ -287,7 +288,7 @@ def setup_run(spec: GenerateSpec, device: torch.device) -> RunSetup:
     source_index = channel_indices(source.channels, model_channels, "the initial-condition source")
     variables = tuple(spec.output.variables or model_channels)
     var_index = torch.as_tensor(channel_indices(model_channels, variables, "the model"), device=device)
-    layout = EnsembleLayout(len(packages), spec.ensemble.n_perturbations, spec.ensemble.control_member)
+    layout = EnsembleLayout(len(packages), spec.ensemble.n_perturbations, spec.ensemble.control)
     if spec.output.members and spec.output.members[-1] >= layout.n_members:
         raise HensError(
             f"output.members lists member {spec.output.members[-1]}, but the ensemble has members 0…"
@@ -301,7 +302,9 @@ def setup_run(spec: GenerateSpec, device: torch.device) -> RunSetup:
                 f"({', '.join(variables)}); use stored channels"
             )
     dt = packages[0].timestep
-    needed = [t - k * dt for t in spec.ic.start_dates for k in range(spec.ensemble.bred_vector.n_cycles, -1, -1)]
+    bred = spec.ensemble.bred_vector
+    offsets = sorted({0, *breeding_offsets(bred.n_cycles, bred.breeding_times)}, reverse=True)  # steps before t
+    needed = [t - k * dt for t in spec.ic.start_dates for k in offsets]
     source.check_available(np.array(needed, dtype="datetime64[ns]"))
     source_info = source.describe()
     run_fingerprint = fingerprint(
@@ -325,6 +328,7 @@ def setup_run(spec: GenerateSpec, device: torch.device) -> RunSetup:
         lat=packages[0].lat,
         device=device,
     )
+    initial.warn_unresolved_noise(len(packages[0].lon))
     return RunSetup(packages, variables, var_index, layout, initial, source_info, run_fingerprint)
 
 
