@@ -52,9 +52,10 @@ def test_small_run_layout_and_spread(tmp_path, cache_dir):
     assert np.isfinite(values).all()
     assert (ds["nonfinite_lead"].values == -1).all()
     assert json.loads(ds.attrs["hens_nonfinite_members"]) == []
-    # members differ (perturbations are real), pairs straddle the control
+    # members differ (perturbations are real); one control for the whole ensemble (member 0, as HENS), whose
+    # − partner (member 1) keeps its perturbation
     assert ds["z500"].isel(lead_time=0).std("member").mean() > 0
-    assert list(ds.sign.values) == [1, -1, 1, 0, 1, -1, 1, 0]
+    assert list(ds.sign.values) == [0, -1, 1, -1, 1, -1, 1, -1]
     assert list(ds.checkpoint.values[:4]) == ["demo_sfno_s0"] * 4
 
 
@@ -147,7 +148,7 @@ def test_member_regenerated_alone_is_bit_identical(tmp_path, cache_dir):
     full = tmp_path / "full.zarr"
     run_hens(["generate", *SMALL, f"output.path={full}"], cache_dir)
     ds = xr.open_zarr(full)
-    for member in (2, 5, 7):  # a + member, a − member and a control, different checkpoints
+    for member in (0, 1, 6):  # the control, its unpaired − partner, and a + member of the other checkpoint
         out = tmp_path / f"m{member}.nc"
         run_hens(
             ["member", "--init-time", "2000-01-16T00:00", "--member", str(member), "--out", str(out), *SMALL], cache_dir
@@ -160,9 +161,8 @@ def test_member_regenerated_alone_is_bit_identical(tmp_path, cache_dir):
 
 def test_nonfinite_members_are_recorded_and_do_not_stop_the_others(tmp_path, cache_dir):
     out = tmp_path / "blowup.zarr"
-    proc = run_hens(
-        ["generate", *SMALL, "ensemble.bred_vector.amplitude={z500: 1.0e38}", f"output.path={out}"], cache_dir
-    )
+    amplitude = "ensemble.bred_vector.amplitude={z500: 1.0e38, u500: 0.0, v500: 0.0}"  # every channel named
+    proc = run_hens(["generate", *SMALL, amplitude, f"output.path={out}"], cache_dir)
     assert "non-finite" in proc.stderr
     ds = xr.open_zarr(out)
     bad = json.loads(ds.attrs["hens_nonfinite_members"])

@@ -17,6 +17,7 @@ from hens.perturb import (
     correlated_noise,
     gaussian_angular_spectrum,
     hemispheric_rms,
+    hens_hemispheric_norm,
     noise_correlation,
     noise_max_degree,
     nonnegative_mask,
@@ -84,7 +85,7 @@ def test_rescale_hits_target_in_both_extratropics(shape: tuple[int, ...]) -> Non
     scale = 7 * torch.rand(shape[-3], 1, 1, generator=g, dtype=F64)
     delta = torch.randn(shape, generator=g, dtype=F64) * scale
     target = torch.rand(shape[-3], generator=g, dtype=F64) + 0.1
-    out = rescale(delta, target, lat)
+    out = rescale(delta, target, lat, method="area_rms")  # the area_rms option; HENS's rule: test_rescaling.py
     rn, rs = hemispheric_rms(out, lat)
     expected = target.expand(rn.shape)
     torch.testing.assert_close(rn, expected, rtol=1e-12, atol=0)
@@ -129,15 +130,19 @@ def test_factor_linear_in_tropics_and_continuous_at_boundary() -> None:
     assert (torch.diff(f, dim=-1).abs() <= slope[:, None] * 0.25 + 1e-12).all()
 
 
-def test_zero_and_constant_channels_give_zero_not_nan() -> None:
+NORMS = {"hens": hens_hemispheric_norm, "area_rms": hemispheric_rms}  # the norm each rule brings to T
+
+
+@pytest.mark.parametrize("method", ["hens", "area_rms"])
+def test_zero_and_constant_channels_give_zero_not_nan(method: str) -> None:
     lat = lat_grid(33)
     delta = torch.randn(2, 3, 33, 64, generator=gen(3), dtype=F64)
     delta[:, 1] = 0.0  # a constant channel has zero perturbation
     delta[0, 2, lat > 0] = 0.0  # perturbation only in the south for one sample
-    out = rescale(delta, torch.tensor([1.0, 2.0, 3.0], dtype=F64), lat)
+    out = rescale(delta, torch.tensor([1.0, 2.0, 3.0], dtype=F64), lat, method=method)
     assert torch.isfinite(out).all()
     assert (out[:, 1] == 0).all()
-    rs = hemispheric_rms(out, lat)[1]
+    rs = NORMS[method](out, lat)[1]
     torch.testing.assert_close(rs[0, 2], torch.tensor(3.0, dtype=F64))
     # non-finite norms also give a finite, zero factor
     f = rescaling_factor(
@@ -150,12 +155,13 @@ def test_zero_and_constant_channels_give_zero_not_nan() -> None:
     assert torch.isfinite(rn).all() and torch.isfinite(rs).all()
 
 
-def test_rescale_float32_and_scalar_target() -> None:
+@pytest.mark.parametrize("method", ["hens", "area_rms"])
+def test_rescale_float32_and_scalar_target(method: str) -> None:
     lat = lat_grid(33)
     delta = torch.randn(4, 33, 64, generator=gen(4), dtype=torch.float32)
-    out = rescale(delta, 2.0, lat)
+    out = rescale(delta, 2.0, lat, method=method)
     assert out.dtype == torch.float32
-    rn, rs = hemispheric_rms(out, lat)
+    rn, rs = NORMS[method](out, lat)
     torch.testing.assert_close(rn, torch.full((4,), 2.0), rtol=1e-5, atol=0)
     torch.testing.assert_close(rs, torch.full((4,), 2.0), rtol=1e-5, atol=0)
 
@@ -204,6 +210,7 @@ def test_amplitude_from_rmse() -> None:
 
 
 def test_breed_matches_manual_cycles_and_counts_control_calls() -> None:
+    """The area_rms option against ref_rescale; HENS's rule (the default) is checked in test_rescaling.py."""
     lat = lat_grid(17)
     n_cycles, n_pert, c = 3, 4, 2
     analyses = torch.randn(n_cycles, c, 17, 32, generator=gen(7), dtype=F64)
@@ -215,7 +222,7 @@ def test_breed_matches_manual_cycles_and_counts_control_calls() -> None:
         batches.append(x.shape[0])
         return x + 0.3 * torch.sin(torch.roll(x, 1, dims=-1)) * x.flip(1)
 
-    out = breed(step, analyses, delta0, target, lat)
+    out = breed(step, analyses, delta0, target, lat, rescaling="area_rms")
     assert batches == [1, n_pert] * n_cycles  # control once per cycle, all perturbations in one batch
     # independent reference
     d = delta0.numpy()
@@ -227,7 +234,7 @@ def test_breed_matches_manual_cycles_and_counts_control_calls() -> None:
     np.testing.assert_allclose(out.numpy(), d, rtol=1e-11, atol=1e-14)
 
     batches.clear()
-    out2 = breed(step, analyses, delta0, target, lat, batch_size=3)
+    out2 = breed(step, analyses, delta0, target, lat, batch_size=3, rescaling="area_rms")
     assert batches == [1, 3, 1] * n_cycles
     torch.testing.assert_close(out2, out, rtol=1e-14, atol=0)
 
@@ -257,8 +264,8 @@ def test_breed_converges_to_fastest_growing_direction() -> None:
     cos = (out.reshape(2, -1) @ v1).abs() / out.reshape(2, -1).norm(dim=1)
     assert (cos0 < 0.5).all()
     assert (cos > 0.9999).all()
-    # hemispheric norms at the target
-    rn, rs = hemispheric_rms(out, lat)
+    # hemispheric norms (HENS's, the default rule) at the target
+    rn, rs = hens_hemispheric_norm(out, lat)
     torch.testing.assert_close(rn, torch.ones_like(rn), rtol=1e-12, atol=0)
     torch.testing.assert_close(rs, torch.ones_like(rs), rtol=1e-12, atol=0)
 

@@ -8,22 +8,39 @@ import pytest
 from hens.ensemble.plan import EnsembleLayout, perturbation_seed, plan_work, shard, shard_all
 
 
-@pytest.mark.parametrize("control", [True, False])
+@pytest.mark.parametrize("control", ["hens", "per_checkpoint", "none"])
 def test_member_mapping_roundtrip_and_pairs(control):
-    layout = EnsembleLayout(n_checkpoints=3, n_perturbations=4, control_member=control)
+    layout = EnsembleLayout(n_checkpoints=3, n_perturbations=4, control=control)
     assert layout.n_members == 24
     keys = [layout.member(m) for m in range(layout.n_members)]
     for key in keys:
         assert layout.index(key.checkpoint, key.perturbation, key.sign) == key.member
         assert key.checkpoint == key.member // 8
-    # each (checkpoint, perturbation) appears with + and − (one − replaced by the control per checkpoint)
+        assert layout.is_control(key.member) == (key.sign == 0)
+    # each (checkpoint, perturbation) appears with + and −, except where a control replaced one of them:
+    # HENS: the + member of (0, 0) (its − partner keeps −δ); per_checkpoint: the − member of (c, P−1)
+    replaced = {"hens": {(0, 0): [-1, 0]}, "per_checkpoint": {(c, 3): [0, 1] for c in range(3)}, "none": {}}[control]
     for c, p in itertools.product(range(3), range(4)):
         signs = sorted(k.sign for k in keys if (k.checkpoint, k.perturbation) == (c, p))
-        expected = [0, 1] if control and p == 3 else [-1, 1]
-        assert signs == expected
-    assert sum(k.sign == 0 for k in keys) == (3 if control else 0)
+        assert signs == replaced.get((c, p), [-1, 1])
+    controls = [k.member for k in keys if k.sign == 0]
+    assert controls == list(layout.control_members) == {"hens": [0], "per_checkpoint": [7, 15, 23], "none": []}[control]
     with pytest.raises(IndexError):
         layout.member(24)
+    with pytest.raises(ValueError, match="no member"):
+        layout.index(0, 0, 1 if control == "hens" else 0)
+
+
+def test_hens_layout_has_one_control_for_the_whole_ensemble():
+    """HENS's 29 × 256 = 7,424 members: exactly one control (member 0), 3,711 intact ± pairs and one unpaired −."""
+    layout = EnsembleLayout(29, 128)
+    assert layout.control == "hens"
+    signs = layout.coordinates()["sign"]
+    assert signs.size == 7424 and list(np.flatnonzero(signs == 0)) == [0]
+    assert signs[1] == -1 and (signs[2::2] == 1).all() and (signs[3::2] == -1).all()
+    assert sum(signs) == -1  # the control's partner is the only member without its opposite
+    with pytest.raises(ValueError, match="hens, per_checkpoint, none"):
+        EnsembleLayout(2, 2, control=True)
 
 
 def test_perturbation_seed_is_pure_and_distinct():

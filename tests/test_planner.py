@@ -27,7 +27,7 @@ from tests.conftest import SMALL, run_hens
 
 def _small_budget(**kw):
     args = dict(
-        layout=EnsembleLayout(n_checkpoints=3, n_perturbations=4, control_member=True),
+        layout=EnsembleLayout(n_checkpoints=3, n_perturbations=4, control="per_checkpoint"),
         checkpoints=("a", "b", "c"),
         start_dates=("2000-01-01T00:00", "2000-01-02T00:00"),
         n_steps=10,
@@ -55,13 +55,22 @@ def test_breeding_cost_matches_the_breeding_code():
     n_cycles, n_pert = 3, 5
     analyses = torch.randn(n_cycles, 2, 8, 16)
     breed(step, analyses, 0.1 * torch.randn(n_pert, 2, 8, 16), 1.0, np.linspace(87, -87, 8))
-    layout = EnsembleLayout(n_checkpoints=1, n_perturbations=n_pert, control_member=False)
+    layout = EnsembleLayout(n_checkpoints=1, n_perturbations=n_pert, control="none")
     (item,) = plan_work(layout, 1, batch_size=2 * n_pert)
     assert sum(calls) == item_breeding_steps(layout, item, n_cycles) == n_cycles * (n_pert + 1)
     # the control member needs no bred vector of its own; an item holding only the control breeds nothing
-    ctl = EnsembleLayout(n_checkpoints=1, n_perturbations=2, control_member=True)
+    ctl = EnsembleLayout(n_checkpoints=1, n_perturbations=2, control="per_checkpoint")
     items = plan_work(ctl, 1, batch_size=1)  # members: (p0,+) (p0,−) (p1,+) (p1,control)
     assert [item_breeding_steps(ctl, it, 3) for it in items] == [6, 6, 6, 0]
+
+
+def test_breeding_cost_with_the_single_hens_control():
+    """Only checkpoint 0's first item holds the control: the per-(offset, size) cache must not reuse its cost."""
+    layout = EnsembleLayout(n_checkpoints=2, n_perturbations=2)  # control="hens": member 0 only
+    items = plan_work(layout, 1, batch_size=1)
+    assert [item_breeding_steps(layout, it, 3) for it in items] == [0, 6, 6, 6, 6, 6, 6, 6]
+    assert rank_loads(items, 1, layout, n_steps=10, n_cycles=3).breeding_member_steps == (42, 42)
+    assert "one control (member 0" in format_budget(_small_budget(layout=EnsembleLayout(3, 4)))
 
 
 def test_compute_budget_counts_and_bytes():

@@ -28,6 +28,13 @@ def config_dir() -> Path:
     raise ConfigError("hens config files not found; reinstall hens (pip install .) from a complete checkout")
 
 
+RETIRED_KEYS = {
+    "ensemble.control_member": "ensemble.control: hens (one control, as HENS), per_checkpoint (the old true) or "
+    "none (the old false)",
+}
+"""Keys of earlier versions and what replaced them (named in the unknown-key error)."""
+
+
 def compose_config(config_name: str, overrides: list[str] | None = None) -> DictConfig:
     """Compose ``<config_name>.yaml`` with Hydra's compose API and the given ``key=value`` overrides.
 
@@ -50,6 +57,8 @@ def compose_config(config_name: str, overrides: list[str] | None = None) -> Dict
         message = " ".join(str(err).split())
         if "is not in struct" in message or "Could not override" in message:
             key = message.split("'")[1] if "'" in message else message
+            if key in RETIRED_KEYS:
+                raise ConfigError(f"{key} was replaced by {RETIRED_KEYS[key]}; remove {key}") from err
             raise ConfigError(
                 f"unknown config key {key!r}; see `hens {config_name} --cfg` for the keys, or add a new one with "
                 f"+{key}=..."

@@ -34,8 +34,11 @@ from hens.config.fields import (
     setting,
 )
 from hens.data.channels import LAYOUTS
+from hens.ensemble.plan import CONTROL_LAYOUTS
 from hens.errors import ConfigError
 from hens.io.encoding import STORAGE_DTYPES, EncodingSpec
+from hens.perturb.bred_vectors import BREEDING_TIMES
+from hens.perturb.rescaling import RESCALINGS
 
 __all__ = [
     "DATE_PLACEHOLDER",
@@ -159,6 +162,16 @@ class BredVectorSpec(Group):
     nonnegative_channels: tuple[str, ...] = setting(
         _NAMES_OR_EMPTY, "Channels clipped at zero after perturbation (e.g. q*, tcwv).", default=(), null=()
     )
+    rescaling: str = setting(
+        Choice(RESCALINGS),
+        "hens = HENS's hemispheric norm (extratropical RMS ≈ 1.088 T) | area_rms = area-weighted RMS brought to T.",
+        default="hens",
+    )
+    breeding_times: str = setting(
+        Choice(BREEDING_TIMES),
+        "Analyses the cycles start from: hens = t − (n−1)Δt … t | earth2studio = t − nΔt … t − Δt.",
+        default="hens",
+    )
 
     @classmethod
     def derive(cls, values: dict[str, Any], extras: dict[str, Any], cfg: DictConfig, prefix: str) -> dict[str, Any]:
@@ -171,7 +184,12 @@ class EnsembleSpec(Group):
     """``ensemble``: the members per start date and how many roll out together."""
 
     n_perturbations: int = setting(Int(1), "Bred vectors per checkpoint; each is used with + and − sign.")
-    control_member: bool = setting(Flag(), "Replace the last member of each checkpoint by an unperturbed control.")
+    control: str = setting(
+        Choice(CONTROL_LAYOUTS),
+        "Unperturbed controls: hens = member 0 only (as the HENS code) | per_checkpoint = the last − member of "
+        "each checkpoint | none.",
+        default="hens",
+    )
     n_steps: int = setting(Int(1), "Autoregressive model steps (the store holds n_steps + 1 lead times).")
     batch_size: int = setting(
         Int(1),

@@ -395,7 +395,7 @@ class Era5Source:
             self._where,
             np.asarray(times, dtype="datetime64[ns]").ravel(),
             self._valid,
-            "choose ic.start_dates inside it (breeding also reads the analyses n_cycles steps before each start date)",
+            "choose ic.start_dates inside it (breeding also reads analyses up to n_cycles steps before each start)",
         )
         if error is not None:
             raise error

@@ -51,7 +51,7 @@ class Budget:
 
     checkpoints: tuple[str, ...]
     n_perturbations: int
-    control_member: bool
+    control: str
     members_per_date: int
     start_dates: tuple[str, ...]
     n_steps: int
@@ -128,10 +128,12 @@ def rank_loads(items: list[WorkItem], world_size: int, layout: EnsembleLayout, n
     """Min/max work over the ranks of ``shard_all(items, world_size)`` — the shards `hens generate` runs."""
     if world_size < 1:
         raise ValueError(f"world_size {world_size} must be ≥ 1")
-    breeding_of: dict[tuple[int, int], int] = {}  # by (member offset in checkpoint, size): same for every date
+    breeding_of: dict[tuple[int, int, bool], int] = {}  # by (offset in checkpoint, size, holds a control)
+    controls = set(layout.control_members)
 
     def breeding(item: WorkItem) -> int:
-        key = (item.member_start % layout.members_per_checkpoint, item.n_members)
+        has_control = any(m in controls for m in range(item.member_start, item.member_stop))
+        key = (item.member_start % layout.members_per_checkpoint, item.n_members, has_control)
         if key not in breeding_of:
             breeding_of[key] = item_breeding_steps(layout, item, n_cycles)
         return breeding_of[key]
@@ -194,7 +196,7 @@ def compute_budget(
     return Budget(
         checkpoints=checkpoints,
         n_perturbations=layout.n_perturbations,
-        control_member=layout.control_member,
+        control=layout.control,
         members_per_date=layout.n_members,
         start_dates=start_dates,
         n_steps=n_steps,
@@ -253,7 +255,11 @@ def _limit_hours(limit: str) -> float | None:
 def format_budget(b: Budget) -> str:
     """The plan as aligned text (what `hens plan` prints)."""
     lo, hi = b.load.items
-    sign_note = "; control replaces the last − member of each checkpoint" if b.control_member else ""
+    sign_note = {
+        "hens": "; one control (member 0, unperturbed) for the whole ensemble, as HENS",
+        "per_checkpoint": "; control replaces the last − member of each checkpoint",
+        "none": "",
+    }[b.control]
     dates = list(b.start_dates)
     shown = ", ".join(dates if len(dates) <= 6 else [*dates[:3], "…", *dates[-2:]])
     ckpts = list(b.checkpoints)
@@ -367,7 +373,7 @@ def budget_from_config(cfg: Any, *, ranks: int | None = None, member_steps_per_s
     variables = tuple(spec.output.variables or channels)
     channel_indices(channels, variables, "the model")
     return compute_budget(
-        layout=EnsembleLayout(len(packages), spec.ensemble.n_perturbations, spec.ensemble.control_member),
+        layout=EnsembleLayout(len(packages), spec.ensemble.n_perturbations, spec.ensemble.control),
         checkpoints=tuple(p.name for p in packages),
         start_dates=tuple(np.datetime_as_string(t, unit="m") for t in spec.ic.start_dates),
         n_steps=spec.ensemble.n_steps,

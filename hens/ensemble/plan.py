@@ -5,7 +5,19 @@ checkpoint so that a rank holding one checkpoint's weights rolls out contiguous 
 
     member m  ↔  checkpoint c = m // (2P),  j = m mod 2P,  perturbation p = j // 2,  sign s = +1 if j even else −1
 
-and, with a control member, the last member of each checkpoint (p = P−1, s = −1) becomes s = 0 (δ = 0).
+and the ``control`` layout (``ensemble.control``) turns some members into unperturbed controls (s = 0, δ = 0):
+
+* ``hens`` (default) — one control in the whole ensemble: member 0 (c = 0, p = 0, would-be s = +1).  Its
+  partner, member 1 (c = 0, p = 0, s = −1), keeps −δ and is the one unpaired perturbed member.  This is the
+  HENS code (the authors' earth2mip fork, branch HENS, ``inference_ensemble.py``): ranks 2k and 2k + 1 share
+  one seed (seed = (rank // 2) · n_models · n_ensemble + model_idx · n_ensemble + batch_id) and rank 2k + 1
+  subtracts the perturbation; the noise is zeroed only for rank 0, batch 0, model_idx 0 (and only when no
+  seed is given for regenerating a member), so rank 1's −δ stays.  hens' checkpoint 0 is HENS's model_idx 0
+  and its (p, +) member is rank 2p's, hence member 0.
+* ``per_checkpoint`` — the last member of each checkpoint (p = P−1, s = −1) becomes the control, so every
+  checkpoint has one (and its (P−1, +) member is unpaired); hens' layout before HENS-exact defaults.
+* ``none`` — every member is perturbed, all pairs intact (earth2studio's HENS recipe has no control).
+
 Each member's bred vector is seeded by :func:`perturbation_seed` from (global seed, start date, c, p) alone,
 so any member can be regenerated without the others.
 
@@ -32,13 +44,21 @@ class MemberKey:
     sign: int  # +1, −1, or 0 for the control member
 
 
+CONTROL_LAYOUTS = ("hens", "per_checkpoint", "none")
+"""Allowed values of ``ensemble.control`` (the first is the default); see the module docstring."""
+
+
 @dataclass(frozen=True)
 class EnsembleLayout:
     """How members map onto checkpoints, bred vectors and signs (see module docstring)."""
 
     n_checkpoints: int
     n_perturbations: int
-    control_member: bool = True
+    control: str = "hens"
+
+    def __post_init__(self) -> None:
+        if self.control not in CONTROL_LAYOUTS:
+            raise ValueError(f"control={self.control!r} must be one of {', '.join(CONTROL_LAYOUTS)}")
 
     @property
     def members_per_checkpoint(self) -> int:
@@ -48,23 +68,38 @@ class EnsembleLayout:
     def n_members(self) -> int:
         return self.n_checkpoints * self.members_per_checkpoint
 
+    def is_control(self, m: int) -> bool:
+        """Whether member m is an unperturbed control (a pure function of m and the layout)."""
+        if self.control == "hens":
+            return m == 0
+        return self.control == "per_checkpoint" and m % self.members_per_checkpoint == self.members_per_checkpoint - 1
+
+    @property
+    def control_members(self) -> tuple[int, ...]:
+        """The control members' indices: (0,) for ``hens``, one per checkpoint for ``per_checkpoint``."""
+        if self.control == "hens":
+            return (0,) if self.n_members else ()
+        if self.control == "per_checkpoint":
+            return tuple((c + 1) * self.members_per_checkpoint - 1 for c in range(self.n_checkpoints))
+        return ()
+
     def member(self, m: int) -> MemberKey:
         if not 0 <= m < self.n_members:
             raise IndexError(f"member {m} outside 0…{self.n_members - 1}")
         c, j = divmod(m, self.members_per_checkpoint)
         p, parity = divmod(j, 2)
-        sign = 1 if parity == 0 else -1
-        if self.control_member and j == self.members_per_checkpoint - 1:
-            sign = 0
+        sign = 0 if self.is_control(m) else (1 if parity == 0 else -1)
         return MemberKey(member=m, checkpoint=c, perturbation=p, sign=sign)
 
     def index(self, checkpoint: int, perturbation: int, sign: int) -> int:
-        """Inverse of :meth:`member`."""
-        j = 2 * perturbation + (0 if sign == 1 else 1)
-        m = checkpoint * self.members_per_checkpoint + j
-        if self.member(m).sign != sign:
-            raise ValueError(f"no member with checkpoint={checkpoint}, perturbation={perturbation}, sign={sign}")
-        return m
+        """Inverse of :meth:`member`: the member with this (checkpoint, perturbation, sign)."""
+        if not (0 <= checkpoint < self.n_checkpoints and 0 <= perturbation < self.n_perturbations):
+            raise ValueError(f"no member with checkpoint={checkpoint}, perturbation={perturbation}")
+        first = checkpoint * self.members_per_checkpoint + 2 * perturbation
+        for m in (first, first + 1):
+            if self.member(m).sign == sign:
+                return m
+        raise ValueError(f"no member with checkpoint={checkpoint}, perturbation={perturbation}, sign={sign}")
 
     def coordinates(self) -> dict[str, np.ndarray]:
         """Per-member labels (length N): checkpoint index, perturbation index, sign."""

@@ -2,12 +2,15 @@
 
 For start date t₀ and checkpoint c, bred vector p is a pure function of (global seed, t₀, c, p): its seed
 noise comes from a generator seeded by :func:`hens.ensemble.perturbation_seed`, and breeding uses only the
-analyses before t₀ and checkpoint c.  Members of the item are x₀ + s·δ_p (s = ±1, or 0 for the control).
-Analyses are read once per start date and kept (a rank loops over many items of the same dates).
+analyses at t₀ − o_k Δt (:func:`hens.perturb.bred_vectors.breeding_offsets`; HENS: t₀ − 2Δt, t₀ − Δt, t₀) and
+checkpoint c.  Members of the item are x₀ + s·δ_p (s = ±1, or 0 for a control).  Analyses are read once per
+start date and kept (a rank loops over many items of the same dates).
 """
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 
@@ -18,7 +21,57 @@ from hens.config import BredVectorSpec
 from hens.ensemble.plan import EnsembleLayout, WorkItem, perturbation_seed
 from hens.errors import HensError
 from hens.models.forecaster import Forecaster
-from hens.perturb.bred_vectors import amplitude_from_rmse, breed, perturbed_states, seed_perturbation
+from hens.perturb.bred_vectors import (
+    amplitude_from_rmse,
+    breed,
+    breeding_offsets,
+    perturbed_states,
+    seed_perturbation,
+)
+from hens.perturb.noise import EARTH_RADIUS_KM
+
+log = logging.getLogger("hens.generate")
+
+MIN_GRID_SPACINGS = 2.0
+"""The seed noise's length scale ℓ should span at least this many equatorial grid spacings 2πR / n_lon."""
+
+
+def unresolved_length_scale(length_scale_km: float, n_lon: int, *, radius_km: float = EARTH_RADIUS_KM) -> str | None:
+    """A one-line warning when the seed-noise length scale ℓ is below what the grid resolves, else None.
+
+    Rule: ℓ < 2 Δx with Δx = 2πR / n_lon the grid spacing at the equator (km).  A Gaussian correlation of
+    standard deviation ℓ needs a couple of grid points per ℓ; below that the noise is limited by the grid's
+    truncation (:func:`hens.perturb.noise.noise_max_degree`), not by ℓ, and is smoother than asked for
+    (e.g. 500 km on the demo's 64 longitudes, Δx ≈ 625 km; 0.25°: Δx ≈ 27.8 km).
+    """
+    spacing_km = 2.0 * math.pi * radius_km / n_lon
+    if length_scale_km >= MIN_GRID_SPACINGS * spacing_km:
+        return None
+    return (
+        f"warning: ensemble.bred_vector.noise_length_scale_km={length_scale_km:g} is below {MIN_GRID_SPACINGS:g} "
+        f"grid spacings at the equator ({MIN_GRID_SPACINGS * spacing_km:.0f} km on {n_lon} longitudes): the seed "
+        "noise is as smooth as the grid allows, not the length scale asked for"
+    )
+
+
+def explicit_amplitude(amplitude: Mapping[str, float], channels: Sequence[str]) -> torch.Tensor:
+    """T_c [C] float64 from an explicit ``ensemble.bred_vector.amplitude`` mapping that names every channel.
+
+    Raises:
+        HensError: channels the model does not have, or model channels the mapping leaves out (a left-out
+            channel used to get amplitude 0 silently).
+    """
+    unknown = [c for c in amplitude if c not in channels]
+    if unknown:
+        raise HensError(f"ensemble.bred_vector.amplitude names unknown channel(s) {', '.join(unknown)}")
+    missing = [c for c in channels if c not in amplitude]
+    if missing:
+        raise HensError(
+            f"ensemble.bred_vector.amplitude has no value for channel(s) {', '.join(missing)}; give every model "
+            "channel an amplitude (0 leaves a channel unperturbed by the seed and the rescaling), or set "
+            "ensemble.bred_vector.amplitude=null to use the checkpoint's rmse_48h"
+        )
+    return torch.tensor([float(amplitude[c]) for c in channels], dtype=torch.float64)
 
 
 class InitialStates:
@@ -56,16 +109,24 @@ class InitialStates:
                 f"ensemble.bred_vector.nonnegative_channels names unknown channel(s) {', '.join(bad_nonneg)}"
             )
         self.nonnegative = torch.tensor([c in bred.nonnegative_channels for c in channels], device=device)
+        self._amplitude = explicit_amplitude(bred.amplitude, channels) if bred.amplitude else None
+        self.offsets = breeding_offsets(bred.n_cycles, bred.breeding_times)
         self._read = lru_cache(maxsize=64)(self._read_uncached)
+
+    def warn_unresolved_noise(self, n_lon: int) -> None:
+        """Log :func:`unresolved_length_scale` once, if the grid does not resolve the seed-noise length scale."""
+        message = unresolved_length_scale(self.bred.noise_length_scale_km, n_lon)
+        if message:
+            log.warning(message)
 
     def _read_uncached(self, time: np.datetime64) -> torch.Tensor:
         state = self._source_states(np.array([time], dtype="datetime64[ns]"))[0]
         return torch.as_tensor(np.ascontiguousarray(state), dtype=torch.float32, device=self.device)
 
     def breeding_times(self, init_index: int, timestep: np.timedelta64) -> list[np.datetime64]:
-        """Valid times of the breeding analyses, t₀ − n·Δt … t₀ − Δt (oldest first)."""
-        t0, n = self.init_times[init_index], self.bred.n_cycles
-        return [t0 - (n - k) * timestep for k in range(n)]
+        """Valid times of the breeding analyses, t₀ − o_k·Δt (oldest first; HENS: t₀ − (n−1)Δt … t₀)."""
+        t0 = self.init_times[init_index]
+        return [t0 - o * timestep for o in self.offsets]
 
     def analyses(self, init_index: int, timestep: np.timedelta64) -> tuple[torch.Tensor, torch.Tensor]:
         """x₀ ``[C, nlat, nlon]`` and the breeding analyses ``[n_cycles, C, nlat, nlon]`` (oldest first)."""
@@ -74,11 +135,8 @@ class InitialStates:
 
     def target_amplitude(self, forecaster: Forecaster) -> torch.Tensor:
         """T_c per channel ``[C]``: explicit config amplitudes, else fraction × the checkpoint's 48-h RMSE."""
-        if self.bred.amplitude:
-            unknown = [c for c in self.bred.amplitude if c not in self.channels]
-            if unknown:
-                raise HensError(f"ensemble.bred_vector.amplitude names unknown channel(s) {', '.join(unknown)}")
-            return torch.tensor([float(self.bred.amplitude.get(c, 0.0)) for c in self.channels], dtype=torch.float64)
+        if self._amplitude is not None:
+            return self._amplitude
         rmse: Mapping[str, float] | None = forecaster.package.extra.get("rmse_48h")
         if not rmse:
             raise HensError(
@@ -117,6 +175,7 @@ class InitialStates:
                 self.lat,
                 boundary_deg=self.bred.hemisphere_boundary_deg,
                 valid_times=self.breeding_times(item.init_index, forecaster.package.timestep),
+                rescaling=self.bred.rescaling,
             )
 
     def member_states(self, forecaster: Forecaster, item: WorkItem) -> torch.Tensor:

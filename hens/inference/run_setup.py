@@ -25,6 +25,7 @@ from hens.models.dynamics import Dynamics, MemberBatch, Step, get_dynamics
 from hens.models.forecaster import Forecaster, load_forecaster
 from hens.models.package import CheckpointPackage
 from hens.models.resolve import resolve_packages
+from hens.perturb.bred_vectors import breeding_offsets
 
 log = logging.getLogger("hens.generate")
 
@@ -61,10 +62,12 @@ def setup_run(spec: GenerateSpec, device: torch.device) -> RunSetup:
     source_index = channel_indices(source.channels, model_channels, "the initial-condition source")
     variables = tuple(spec.output.variables or model_channels)
     var_index = torch.as_tensor(channel_indices(model_channels, variables, "the model"), device=device)
-    layout = EnsembleLayout(len(packages), spec.ensemble.n_perturbations, spec.ensemble.control_member)
+    layout = EnsembleLayout(len(packages), spec.ensemble.n_perturbations, spec.ensemble.control)
     _check_outputs(spec, variables, layout)
     dt = packages[0].timestep
-    needed = [t - k * dt for t in spec.ic.start_dates for k in range(spec.ensemble.bred_vector.n_cycles, -1, -1)]
+    bred = spec.ensemble.bred_vector
+    offsets = sorted({0, *breeding_offsets(bred.n_cycles, bred.breeding_times)}, reverse=True)  # steps before t
+    needed = [t - k * dt for t in spec.ic.start_dates for k in offsets]
     source.check_available(np.array(needed, dtype="datetime64[ns]"))
     source_info = source.describe()
     run_fingerprint = fingerprint(
@@ -89,6 +92,7 @@ def setup_run(spec: GenerateSpec, device: torch.device) -> RunSetup:
         device=device,
     )
     options = {"seed": spec.seed, "physics_stirring": spec.model.physics_stirring, "demo_world": spec.ic.demo_world}
+    initial.warn_unresolved_noise(len(packages[0].lon))
     return RunSetup(packages, variables, var_index, layout, initial, source_info, run_fingerprint, dynamics, options)
 
 

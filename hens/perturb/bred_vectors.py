@@ -8,8 +8,12 @@ with the SFNO itself and rescales separately in the two extratropics:
 * amplitude: T_c = 0.35 × RMSE_48h(c), the deterministic 48-h RMSE of channel c;
 * seed: δ₀ = T ⊙ ε with ε a unit-variance, ≈ 500 km correlated random field (:mod:`hens.perturb.noise`) on
   the seed channels (originally z500 only), zero elsewhere;
-* cycle k = 0 … n − 1 from the analyses x_k at t − (n − k) Δt:  δ ← M(x_k + δ) − M(x_k), δ ← R(δ);
+* cycle k = 0 … n − 1 from the analyses x_k at t − o_k Δt:  δ ← M(x_k + δ) − M(x_k), δ ← R(δ), with
+  o_k = n − 1 − k by default (HENS: t − 12 h, t − 6 h, t for n = 3; :func:`breeding_offsets`) and R the
+  hemispheric rescaling of :mod:`hens.perturb.rescaling` (HENS's norm interpolation by default);
 * members: x(t) ± δ, with humidity-like channels clipped at 0.
+
+What the HENS code does, and how the named alternatives differ, is in docs/perturbations.md.
 
 References:
     Toth, Z. and Kalnay, E. (1993): Ensemble forecasting at NMC: the generation of perturbations.
@@ -30,11 +34,24 @@ import torch
 
 from hens.errors import ConfigError
 from hens.perturb.noise import EARTH_RADIUS_KM, correlated_noise
+from hens.perturb.rescaling import (
+    BOUNDARY_DEG,
+    RESCALINGS,
+    hemispheric_rms,
+    hens_hemispheric_norm,
+    rescale,
+    rescaling_factor,
+)
 
 __all__ = [
+    "BOUNDARY_DEG",
+    "BREEDING_TIMES",
+    "RESCALINGS",
     "amplitude_from_rmse",
     "breed",
+    "breeding_offsets",
     "hemispheric_rms",
+    "hens_hemispheric_norm",
     "initial_noise",
     "nonnegative_mask",
     "perturbed_states",
@@ -43,138 +60,31 @@ __all__ = [
     "seed_perturbation",
 ]
 
-BOUNDARY_DEG = 20.25
-"""Latitude (degrees) poleward of which the hemispheric norms are taken."""
-
-_LAT_TOL_DEG = 1e-6  # rows within this of ±boundary count as extratropical (float grids, e.g. 20.2499999)
+BREEDING_TIMES = ("hens", "earth2studio")
+"""Allowed values of ``ensemble.bred_vector.breeding_times`` (the first is the default); :func:`breeding_offsets`."""
 
 
-def _lat_tensor(lat_deg: np.ndarray | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """Latitudes as float64 on ``like``'s device (trigonometry in float64, cast by the caller)."""
-    if isinstance(lat_deg, torch.Tensor):
-        lat = lat_deg.detach().to(device=like.device, dtype=torch.float64)
-    else:
-        lat = torch.as_tensor(np.asarray(lat_deg, dtype=np.float64), device=like.device)
-    if lat.ndim != 1:
-        raise ValueError(f"lat_deg must be 1-D, got shape {tuple(lat.shape)}")
-    return lat
+def breeding_offsets(n_cycles: int, mode: str = "hens") -> tuple[int, ...]:
+    """Model steps before the start time t of the analyses the breeding cycles start from, oldest first.
 
-
-def _hemisphere_masks(lat: torch.Tensor, boundary_deg: float) -> tuple[torch.Tensor, torch.Tensor]:
-    north = lat >= boundary_deg - _LAT_TOL_DEG
-    south = lat <= -boundary_deg + _LAT_TOL_DEG
-    if not bool(north.any()) or not bool(south.any()):
-        raise ValueError(f"no latitude row poleward of ±{boundary_deg}° in lat_deg; check grid and boundary")
-    return north, south
-
-
-def hemispheric_rms(
-    delta: torch.Tensor,
-    lat_deg: np.ndarray | torch.Tensor,
-    *,
-    boundary_deg: float = BOUNDARY_DEG,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Area-weighted RMS of a perturbation over the northern and the southern extratropics.
-
-        r_N = √( Σ_{i: φ_i ≥ b} Σ_j cos φ_i δ_ij² / (n_lon Σ_{i: φ_i ≥ b} cos φ_i) ),
-
-    and r_S likewise over φ_i ≤ −b (b = ``boundary_deg``; the rows at ±b are included).
+    * ``hens`` — o_k = n − 1 − k: analyses at t − (n−1)Δt, …, t − Δt, t (the HENS authors' code: with n = 3 and
+      Δt = 6 h, t − 12 h, t − 6 h and t; the last cycle grows δ over one step from the analysis at t itself);
+    * ``earth2studio`` — o_k = n − k: analyses at t − nΔt, …, t − Δt, so the last grown difference is valid at
+      t (earth2studio's HENS recipe, t − 18 h … t − 6 h; hens' rule before HENS-exact defaults).
 
     Args:
-        delta: [..., C, nlat, nlon] perturbation (any units).
-        lat_deg: [nlat] latitudes in degrees.
-        boundary_deg: b, the equatorward edge of the extratropics (degrees).
+        n_cycles: n ≥ 1, the number of breeding cycles.
+        mode: one of :data:`BREEDING_TIMES`.
 
     Returns:
-        (r_N, r_S), each [..., C], in the units of ``delta`` and its dtype.
+        (o_0, …, o_{n−1}), non-negative integers, decreasing.
     """
-    if delta.ndim < 3:
-        raise ValueError(f"delta must be [..., C, nlat, nlon], got shape {tuple(delta.shape)}")
-    lat = _lat_tensor(lat_deg, delta)
-    if lat.numel() != delta.shape[-2]:
-        raise ValueError(f"lat_deg has {lat.numel()} points but delta has {delta.shape[-2]} latitude rows")
-    north, south = _hemisphere_masks(lat, boundary_deg)
-    weights = torch.cos(torch.deg2rad(lat)).clamp_min(0.0)
-    row_ms = (delta * delta).mean(dim=-1)  # [..., C, nlat]
-
-    def _rms(mask: torch.Tensor) -> torch.Tensor:
-        rows = torch.nonzero(mask).flatten()  # only these rows enter (a non-finite tropical row does not)
-        w = weights[rows]
-        w = (w / w.sum()).to(delta.dtype)
-        return torch.sqrt((row_ms.index_select(-1, rows) * w).sum(dim=-1))
-
-    return _rms(north), _rms(south)
-
-
-def rescaling_factor(
-    rms_north: torch.Tensor,
-    rms_south: torch.Tensor,
-    target: torch.Tensor | float,
-    lat_deg: np.ndarray | torch.Tensor,
-    *,
-    boundary_deg: float = BOUNDARY_DEG,
-) -> torch.Tensor:
-    """Latitude-dependent factor that brings each hemisphere's RMS to the target amplitude.
-
-        g_N = T / r_N,  g_S = T / r_S   (g = 0 where r = 0 or r is not finite),
-        g(φ) = g_N                                  for φ ≥ b,
-        g(φ) = g_S + (g_N − g_S) (φ + b) / (2b)     for −b < φ < b   (linear in latitude, continuous at ±b),
-        g(φ) = g_S                                  for φ ≤ −b.
-
-    A zero norm means the channel carries no perturbation in that hemisphere (e.g. a constant channel):
-    there is nothing to rescale, and the factor is 0 rather than T / 0.
-
-    Args:
-        rms_north, rms_south: [..., C] hemispheric norms from :func:`hemispheric_rms`.
-        target: T, broadcastable to [..., C] (a scalar or per-channel [C]), units of the perturbation.
-        lat_deg: [nlat] latitudes in degrees.
-        boundary_deg: b (degrees).
-
-    Returns:
-        [..., C, nlat, 1] dimensionless factor, dtype and device of ``rms_north``.
-    """
-    ref = rms_north
-    lat = _lat_tensor(lat_deg, ref)
-    target = torch.as_tensor(target, dtype=ref.dtype, device=ref.device)
-
-    def _ratio(r: torch.Tensor) -> torch.Tensor:
-        ok = torch.isfinite(r) & (r > 0)
-        safe = torch.where(ok, r, torch.ones_like(r))
-        return torch.where(ok, target / safe, torch.zeros_like(r))
-
-    g_north, g_south = _ratio(rms_north), _ratio(rms_south)
-    weight_north = ((lat + boundary_deg) / (2.0 * boundary_deg)).clamp(0.0, 1.0).to(ref.dtype)  # [nlat]
-    factor = g_south[..., None] + (g_north - g_south)[..., None] * weight_north  # [..., C, nlat]
-    return factor[..., None]
-
-
-def rescale(
-    delta: torch.Tensor,
-    target: torch.Tensor | float,
-    lat_deg: np.ndarray | torch.Tensor,
-    *,
-    boundary_deg: float = BOUNDARY_DEG,
-) -> torch.Tensor:
-    """Rescale a perturbation so that its RMS in each extratropical hemisphere equals the target.
-
-        δ'(φ, λ) = g(φ) δ(φ, λ),
-
-    with g from :func:`rescaling_factor` and (r_N, r_S) = :func:`hemispheric_rms` (δ), so that
-    r_N(δ') = r_S(δ') = T per channel wherever r_N, r_S > 0.  Where g = 0 the result is exactly 0 (also
-    if δ itself was not finite there).
-
-    Args:
-        delta: [..., C, nlat, nlon] perturbation.
-        target: T broadcastable to [..., C] (scalar or per channel [C]), units of ``delta``.
-        lat_deg: [nlat] latitudes in degrees.
-        boundary_deg: b (degrees).
-
-    Returns:
-        [..., C, nlat, nlon], dtype of ``delta``.
-    """
-    rms_n, rms_s = hemispheric_rms(delta, lat_deg, boundary_deg=boundary_deg)
-    factor = rescaling_factor(rms_n, rms_s, target, lat_deg, boundary_deg=boundary_deg)
-    return torch.where(factor == 0, torch.zeros_like(delta), delta * factor)
+    if n_cycles < 1:
+        raise ValueError(f"n_cycles must be >= 1, got {n_cycles}")
+    if mode not in BREEDING_TIMES:
+        raise ValueError(f"breeding_times {mode!r} is not one of {', '.join(BREEDING_TIMES)}")
+    last = 0 if mode == "hens" else 1
+    return tuple(n_cycles - 1 - k + last for k in range(n_cycles))
 
 
 def breed(
@@ -187,20 +97,22 @@ def breed(
     boundary_deg: float = BOUNDARY_DEG,
     batch_size: int | None = None,
     valid_times: Sequence[np.datetime64] | None = None,
+    rescaling: str = "hens",
 ) -> torch.Tensor:
-    """Breed P perturbations through n analysis cycles; return the bred vectors valid at time t.
+    """Breed P perturbations through n analysis cycles; return the bred vectors to add to the analysis at t.
 
-    Cycle k = 0 … n − 1 uses the analysis x_k valid at t − (n − k) Δt (``analyses[k]``, oldest first) and
-    the model step M (one Δt):
+    Cycle k = 0 … n − 1 uses the analysis x_k (``analyses[k]``, oldest first; valid at t − o_k Δt with the
+    offsets of :func:`breeding_offsets`, chosen by the caller) and the model step M (one Δt):
 
         δ⁽⁰⁾ = ``initial_delta``                         (seed noise × T, see :func:`seed_perturbation`)
         Δ⁽ᵏ⁾ = M(x_k + δ⁽ᵏ⁾) − M(x_k)                     (perturbation grown over one step)
         δ⁽ᵏ⁺¹⁾ = g⁽ᵏ⁾(φ) Δ⁽ᵏ⁾,                           (hemispheric rescaling, :func:`rescale`)
 
-    with, per channel c, g(φ) = T_c / r_N,c poleward of +b, T_c / r_S,c poleward of −b, linear in latitude
-    between, where r_N,c and r_S,c are the cos(φ)-weighted RMS of Δ⁽ᵏ⁾_c over φ ≥ b and φ ≤ −b
-    (b = 20.25° in HENS).  δ⁽ⁿ⁾, valid at t, is returned.  Breeding from t − 3Δt, t − 2Δt, t − Δt ends at t
-    (the "cleaner variant" of the HENS recipe, which bred from t − 2Δt, t − Δt, t).
+    with, per channel c, g(φ) = T_c / r_c(φ) where r_c(φ) is the HENS norm r_N,c poleward of +b, r_S,c
+    poleward of −b and linear in latitude across the tropics (``rescaling="hens"``), or g(φ) = T_c / RMS
+    per hemisphere interpolated linearly in latitude (``rescaling="area_rms"``); b = 20.25° in HENS.  δ⁽ⁿ⁾ is
+    returned: with the HENS offsets the last cycle starts from the analysis at t itself, so δ⁽ⁿ⁾ is a one-step
+    forecast difference valid at t + Δt that is added to x(t), as in the HENS code.
 
     The unperturbed M(x_k) is evaluated once per cycle with a batch of one and shared by all P
     perturbations; the perturbed states go through M in batches of ``batch_size`` (default: all P at once).
@@ -217,9 +129,11 @@ def breed(
         batch_size: how many perturbed states per call of ``step``.
         valid_times: the n valid times of ``analyses``; when given, ``step`` is called as ``step(x, valid_time)``
             (models with time-dependent inputs such as the solar zenith angle).
+        rescaling: the rescaling rule, one of :data:`RESCALINGS` (see :mod:`hens.perturb.rescaling`).
 
     Returns:
-        [P, C, nlat, nlon] bred perturbations valid at t, dtype and device of ``analyses``.
+        [P, C, nlat, nlon] bred perturbations to add to (and subtract from) the analysis at t, dtype and device
+            of ``analyses``.
 
     A perturbation whose grown state is not finite in some cycle (the model blew up from x_k + δ) is returned
     as all-NaN rather than raising, so one bad bred vector does not stop the other members: the rollout flags
@@ -237,6 +151,8 @@ def breed(
     batch = max(n_pert, 1) if batch_size is None else int(batch_size)
     if batch < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if rescaling not in RESCALINGS:
+        raise ValueError(f"rescaling {rescaling!r} is not one of {', '.join(RESCALINGS)}")
     target = torch.as_tensor(target, dtype=analyses.dtype, device=analyses.device)
     delta = initial_delta.to(dtype=analyses.dtype, device=analyses.device)
     if valid_times is not None:
@@ -256,7 +172,7 @@ def breed(
             chunks = [step_k(x + delta[i : i + batch]) - control for i in range(0, n_pert, batch)]
             grown = torch.cat(chunks) if chunks else delta
             blown_up = ~torch.isfinite(grown).flatten(1).all(dim=1)  # [P]
-            delta = rescale(grown, target, lat_deg, boundary_deg=boundary_deg)
+            delta = rescale(grown, target, lat_deg, boundary_deg=boundary_deg, method=rescaling)
             if bool(blown_up.any()):  # keep it visible: NaN, not a silently zeroed (control-like) vector
                 delta[blown_up] = float("nan")
     return delta
