@@ -17,7 +17,6 @@ from hens.perturb.bred_vectors import (
     seed_perturbation,
 )
 from hens.perturb.noise import (
-    EARTH_RADIUS_KM,
     check_equiangular_latitudes,
     correlated_noise,
     gaussian_angular_spectrum,
@@ -27,7 +26,6 @@ from hens.perturb.noise import (
 
 __all__ = [
     "BOUNDARY_DEG",
-    "EARTH_RADIUS_KM",
     "amplitude_from_rmse",
     "breed",
     "check_equiangular_latitudes",
