@@ -4,7 +4,7 @@
            [--json bench_results/diagnose.json] [--store run.zarr [--schedulers threads distributed]]
 
 For every member count M the same random float32 ensemble of about ``--values`` member values (N = values / M
-points) is scored per point by both implementations in this process: ``hens.diagnostics.mean.fair_crps`` (NumPy,
+points) is scored per point by both implementations in this process: ``hens.diagnostics.metrics.crps.fair_crps`` (NumPy,
 sorted members) and ``scores`` (xarray, also sorted members). Each is repeated and the best and median wall
 times are reported, with throughput in points/s and member-values/s, and the peak memory allocated during one
 call (``tracemalloc``, which sees NumPy buffers). The largest relative difference between the two results is
@@ -75,7 +75,7 @@ def bench_crps(members: list[int], n_values: int, repeats: int, seed: int) -> li
     import xarray as xr
     from scores.probability import crps_for_ensemble
 
-    from hens.diagnostics.mean import fair_crps
+    from hens.diagnostics.metrics.crps import fair_crps
 
     rows = []
     for m in members:

@@ -117,11 +117,11 @@ CLIMATOLOGY_LEVELS = 101
 
 def write_climatology(train: np.ndarray, path: Path) -> None:
     """Pooled percentiles and M-climate quantiles of the training truth at every grid point (see
-    hens.diagnostics.climatology); the demo world is stationary (no seasons, no diurnal cycle), so months and
-    hours are pooled.  Shipped so `hens diagnose` needs no long truth run."""
+    hens.diagnostics.verification.climatology); the demo world is stationary (no seasons, no diurnal cycle), so
+    months and hours are pooled.  Shipped so `hens diagnose` needs no long truth run."""
     import xarray as xr
 
-    from hens.diagnostics.climatology import build_climatology
+    from hens.diagnostics.verification.climatology import build_climatology
 
     times = np.datetime64(TRAIN_WORLD.epoch, "ns") + np.arange(train.shape[0]) * np.timedelta64(6, "h")
     truth = xr.Dataset(

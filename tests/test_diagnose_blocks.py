@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from hens.diagnostics.blocks import POINT_FIELDS, BlockOptions, add_stats, block_statistics
-from hens.diagnostics.extremes import ReliabilityCounts, RocCounts, brier_decomposition, roc_curve_from_counts
+from hens.diagnostics.aggregate.block import BlockOptions, add_stats, block_statistics
+from hens.diagnostics.metrics.probability import (
+    ReliabilityCounts,
+    RocCounts,
+    brier_decomposition,
+    roc_curve_from_counts,
+)
+from hens.diagnostics.metrics.registry import STATISTICS
 from hens.diagnostics.weights import latitude_weights, region_mask
 
 scores_probability = pytest.importorskip("scores.probability")
@@ -81,8 +87,7 @@ def test_rank_histogram_and_scores_match_scores_library():
         got = stats["rank"][lead, 0] / stats["rank"][lead, 0].sum()
         np.testing.assert_allclose(got, ref.values, rtol=1e-6)
         crps = scores_probability.crps_for_ensemble(f, o, "member", method="fair", weights=_weights())
-        k = POINT_FIELDS.index("crps")
-        np.testing.assert_allclose(stats["sums"][lead, 0, k] / stats["weight"][lead, 0], crps.values, rtol=1e-6)
+        np.testing.assert_allclose(stats["crps"][lead, 0] / stats["weight"][lead, 0], crps.values, rtol=1e-6)
 
 
 def test_brier_and_roc_match_scores_library():
@@ -121,7 +126,8 @@ def test_missing_values_and_sigma_bins():
     w = latitude_weights(LAT, normalize=False)
     assert stats["weight"][0, 0] == pytest.approx(w.sum() * NLON - w[3])
     assert stats["weight"][1, 0] == pytest.approx(w.sum() * NLON - w[5])
-    assert np.isfinite(stats["sums"]).all()
+    for stat in STATISTICS:
+        assert np.isfinite(stats[stat.name]).all(), stat.name
     assert stats["rel"].shape == (L, 2, 0, 5, 5)
     # σ-distance: counts sum to the valid weight, and agree with a direct binning
     np.testing.assert_allclose(stats["sigma"].sum(axis=-1), stats["weight"], rtol=1e-12)

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from hens.diagnostics.climatology import (
+from hens.diagnostics.metrics.extremes import efi
+from hens.diagnostics.verification.climatology import (
     SHIPPED_DEMO_CLIMATOLOGY,
     build_climatology,
     month_hour_index,
     shipped_demo_climatology,
     shipped_matches,
 )
-from hens.diagnostics.extremes import efi
 from hens.errors import HensError
 
 

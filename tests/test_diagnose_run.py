@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from hens.diagnostics.climatology import build_climatology
 from hens.diagnostics.run import default_output_dir, run_diagnose
+from hens.diagnostics.verification.climatology import build_climatology
 from hens.io.store import StoreLayout, StoreWriter, create_store
 from hens.io.zarr_open import open_zarr_quiet, quiet_zarr
 

@@ -1,4 +1,5 @@
-"""Tests of hens.diagnostics.extremes against independent references (scores, earthkit-meteo, loops)."""
+"""Tests of hens.diagnostics.metrics.probability and .extremes against independent references (scores,
+earthkit-meteo, loops)."""
 
 from __future__ import annotations
 
@@ -9,23 +10,25 @@ import pytest
 import xarray as xr
 from scipy.stats import norm
 
-from hens.diagnostics.extremes import (
+from hens.diagnostics.metrics.extremes import (
     best_member_error,
+    efi,
+    expected_outlier_fraction,
+    outlier_fraction,
+    sigma_distance,
+    twcrps,
+)
+from hens.diagnostics.metrics.probability import (
     brier_decomposition,
     brier_score,
-    efi,
     exceedance_probability,
-    expected_outlier_fraction,
     fair_brier_score,
-    outlier_fraction,
     reliability_counts,
     reliability_curve,
     reliability_curve_from_counts,
     roc_counts,
     roc_curve,
     roc_curve_from_counts,
-    sigma_distance,
-    twcrps,
 )
 
 scores_probability = pytest.importorskip("scores.probability")

@@ -1,4 +1,4 @@
-"""Tests of hens.diagnostics.weights and hens.diagnostics.mean against independent references."""
+"""Tests of hens.diagnostics.weights and the metrics crps, ensemble and rank against independent references."""
 
 from __future__ import annotations
 
@@ -6,20 +6,15 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from hens.diagnostics.mean import (
-    ecdf_crps,
+from hens.diagnostics.metrics.crps import ecdf_crps, fair_crps
+from hens.diagnostics.metrics.ensemble import (
     ensemble_mean,
     ensemble_mean_squared_error,
     ensemble_variance,
-    fair_crps,
-    lat_weighted_mean,
-    lat_weighted_sums,
-    obs_rank,
-    rank_counts,
-    rank_histogram_counts,
     spread_skill_ratio,
 )
-from hens.diagnostics.weights import latitude_weights, region_mask
+from hens.diagnostics.metrics.rank import obs_rank, rank_counts, rank_histogram_counts
+from hens.diagnostics.weights import lat_weighted_mean, lat_weighted_sums, latitude_weights, region_mask
 
 scores_probability = pytest.importorskip("scores.probability")
 properscoring = pytest.importorskip("properscoring")

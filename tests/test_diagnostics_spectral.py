@@ -1,4 +1,4 @@
-"""Tests of hens.diagnostics.spectral against float64 brute-force spherical-harmonic references."""
+"""Tests of hens.diagnostics.metrics.spectra against float64 brute-force spherical-harmonic references."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.special import sph_harm_y
 
-from hens.diagnostics.spectral import angular_power_spectrum, default_lmax, grid_latitudes, wavelength_km
+from hens.diagnostics.metrics.spectra import angular_power_spectrum, default_lmax, grid_latitudes, wavelength_km
 
 
 def _lat_nodes(nlat: int, grid: str) -> tuple[np.ndarray, np.ndarray]:

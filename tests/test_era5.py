@@ -32,7 +32,7 @@ from hens.data.era5 import (  # noqa: E402
     open_era5_zarr,
 )
 from hens.data.sources import build_source  # noqa: E402
-from hens.diagnostics.dataset import align_verification, open_verification  # noqa: E402
+from hens.diagnostics.verification.truth import align_verification, open_verification  # noqa: E402
 from hens.errors import ConfigError, HensError  # noqa: E402
 
 TIMES = (np.datetime64("2021-03-01T00:00", "ns") + np.arange(6) * np.timedelta64(6, "h")).astype("datetime64[ns]")

@@ -1,88 +1,15 @@
-"""Ensemble diagnostics: pure NumPy array functions (NumPy in, NumPy out) for mapping over Dask chunks.
+"""`hens diagnose`: ensemble diagnostics, by concern.
 
-* :mod:`hens.diagnostics.weights` — cos(latitude) weights and region masks.
-* :mod:`hens.diagnostics.mean` — ensemble mean/variance, fair and empirical CRPS (sorted members,
-  O(M log M)), rank histogram counts, spread–skill ratio, latitude-weighted means.
-* :mod:`hens.diagnostics.spectral` — angular power spectra with torch-harmonics (imported lazily:
-  ``from hens.diagnostics.spectral import angular_power_spectrum``), wavelengths.
-* :mod:`hens.diagnostics.extremes` — exceedance probability, (fair) Brier score and decomposition,
-  reliability and ROC as additive counts, EFI, outliers, best member, σ-distance, twCRPS.
+* :mod:`hens.diagnostics.metrics` — pure NumPy array functions (CRPS, rank histogram, spread, probability and
+  extreme-event scores, spectra) and the registry of mean-type scores as statistics + finish functions.
+* :mod:`hens.diagnostics.weights` — cos(latitude) weights, region masks, area-weighted means.
+* :mod:`hens.diagnostics.aggregate` — per-block statistics, the Dask graph that sums them, lazy spectra and
+  maps, and the finish step that turns the sums into the scores dataset.
+* :mod:`hens.diagnostics.verification` — the inputs: the ensemble store, the verification and the climatology.
+* :mod:`hens.diagnostics.report` — PNG plots, the comparison with a baseline store, verdicts and the
+  Markdown/HTML report.
+* :mod:`hens.diagnostics.run` — the pipeline of ``hens diagnose``; :mod:`hens.diagnostics.cluster` — the Dask
+  scheduler it computes with; its validated config is :class:`hens.config.DiagnoseSpec`.
 
-Functions take the member axis as ``member_axis=`` (default 0; use -1 under ``xarray.apply_ufunc``).
+Layers point down: run → report, aggregate, verification → metrics → weights.
 """
-
-from hens.diagnostics.extremes import (
-    BrierDecomposition,
-    ReliabilityCounts,
-    ReliabilityCurve,
-    RocCounts,
-    RocCurve,
-    best_member_error,
-    brier_decomposition,
-    brier_score,
-    efi,
-    exceedance_probability,
-    expected_outlier_fraction,
-    fair_brier_score,
-    outlier_fraction,
-    reliability_counts,
-    reliability_curve,
-    reliability_curve_from_counts,
-    roc_counts,
-    roc_curve,
-    roc_curve_from_counts,
-    sigma_distance,
-    twcrps,
-)
-from hens.diagnostics.mean import (
-    ecdf_crps,
-    ensemble_mean,
-    ensemble_mean_squared_error,
-    ensemble_variance,
-    fair_crps,
-    lat_weighted_mean,
-    lat_weighted_sums,
-    obs_rank,
-    rank_counts,
-    rank_histogram_counts,
-    spread_skill_ratio,
-)
-from hens.diagnostics.weights import REGIONS, latitude_weights, region_mask
-
-__all__ = [
-    "REGIONS",
-    "BrierDecomposition",
-    "ReliabilityCounts",
-    "ReliabilityCurve",
-    "RocCounts",
-    "RocCurve",
-    "best_member_error",
-    "brier_decomposition",
-    "brier_score",
-    "ecdf_crps",
-    "efi",
-    "ensemble_mean",
-    "ensemble_mean_squared_error",
-    "ensemble_variance",
-    "exceedance_probability",
-    "expected_outlier_fraction",
-    "fair_brier_score",
-    "fair_crps",
-    "lat_weighted_mean",
-    "lat_weighted_sums",
-    "latitude_weights",
-    "obs_rank",
-    "outlier_fraction",
-    "rank_counts",
-    "rank_histogram_counts",
-    "region_mask",
-    "reliability_counts",
-    "reliability_curve",
-    "reliability_curve_from_counts",
-    "roc_counts",
-    "roc_curve",
-    "roc_curve_from_counts",
-    "sigma_distance",
-    "spread_skill_ratio",
-    "twcrps",
-]

@@ -18,8 +18,12 @@ import numpy as np
 import xarray as xr
 
 from hens.config import DiagnoseSpec, compose_config, diagnose_spec
-from hens.diagnostics.blocks import BlockOptions
-from hens.diagnostics.climatology import (
+from hens.diagnostics.aggregate.block import BlockOptions
+from hens.diagnostics.aggregate.fields import maps_lazy, spectra_lazy
+from hens.diagnostics.aggregate.graph import statistics_graph
+from hens.diagnostics.aggregate.scores import add_spectra_and_maps, stats_to_dataset
+from hens.diagnostics.cluster import dask_computer
+from hens.diagnostics.verification.climatology import (
     demo_climatology,
     load_climatology,
     month_hour_index,
@@ -28,17 +32,14 @@ from hens.diagnostics.climatology import (
     shipped_demo_climatology,
     shipped_matches,
 )
-from hens.diagnostics.cluster import dask_computer
-from hens.diagnostics.dataset import (
-    align_verification,
-    demo_world_info,
+from hens.diagnostics.verification.store import (
+    EnsembleData,
     exclude_nonfinite_members,
     open_store,
-    open_verification,
     select,
     valid_times,
 )
-from hens.diagnostics.scores_ds import maps_lazy, spectra_lazy, statistics_graph, stats_to_dataset
+from hens.diagnostics.verification.truth import align_verification, demo_world_info, open_verification
 from hens.diagnostics.weights import region_mask
 from hens.errors import HensError
 
@@ -124,7 +125,7 @@ def _regions(spec: DiagnoseSpec, lat: np.ndarray, lon: np.ndarray) -> tuple[list
 
 
 def _check_spectral_grid(spec: DiagnoseSpec, lat: np.ndarray, lon: np.ndarray) -> None:
-    from hens.diagnostics.spectral import grid_latitudes
+    from hens.diagnostics.metrics.spectra import grid_latitudes
 
     expected = grid_latitudes(lat.size, grid=spec.grid)
     if lat.size < 3 or not (np.allclose(lat, expected, atol=1e-3) or np.allclose(lat, expected[::-1], atol=1e-3)):
@@ -241,27 +242,37 @@ class _Scored:
     attrs: dict[str, Any]
 
 
-def _score_store(
-    store: Path,
-    spec: DiagnoseSpec,
-    *,
-    verification_attrs: dict[str, Any] | None = None,
-    like: _Scored | None = None,
-) -> _Scored:
-    """Open ``store``, select, and compute its scores dataset (one Dask graph for all variables).
+@dataclass(frozen=True)
+class _Inputs:
+    """A store's selected forecast, its verification at the valid times, and the grid's regions.
 
-    ``verification_attrs``: the attributes that name the verification and climatology (a baseline store is
-    scored against its main store's); ``None`` uses the store's own.  ``like``: select the same variables,
-    start dates and lead times as that (main) store's scores.
+    Attributes:
+        ens: the forecast ``(init_time, member, lead_time, lat, lon)`` after excluding bad members.
+        obs: the verification ``(init_time, lead_time, lat, lon)`` per variable.
+        variables: the diagnosed variables; ``lat``, ``lon``: the grid (degrees); ``hours``: lead times (h);
+            ``valid``: valid times ``(init_time, lead_time)``.
+        region_names, masks: the configured regions and their masks ``[R, nlat, nlon]``.
     """
-    raw = open_store(store)
-    attrs = dict(raw.attrs) if verification_attrs is None else verification_attrs
+
+    ens: EnsembleData
+    obs: xr.Dataset
+    variables: list[str]
+    lat: np.ndarray
+    lon: np.ndarray
+    hours: np.ndarray
+    valid: np.ndarray
+    region_names: list[str]
+    masks: np.ndarray
+
+
+def _inputs(raw: xr.Dataset, attrs: dict[str, Any], spec: DiagnoseSpec, like: _Scored | None) -> _Inputs:
+    """Select the store (as configured, or as ``like``), drop bad members, read and align the verification."""
     if like is None:
         sel = select(raw, variables=spec.variables, lead_hours=spec.lead_hours, start_dates=spec.start_dates)
     else:
         sel = select(raw, variables=like.variables, lead_hours=like.lead_hours, start_dates=like.init_times)
     ens = exclude_nonfinite_members(sel)
-    fc, m = ens.forecast, ens.n_members
+    fc = ens.forecast
     variables = [str(v) for v in fc.data_vars]
     lat = np.asarray(fc["lat"].values, dtype=np.float64)
     lon = np.asarray(fc["lon"].values, dtype=np.float64)
@@ -274,31 +285,37 @@ def _score_store(
     region_names, masks = _regions(spec, lat, lon)
     if spec.spectral:
         _check_spectral_grid(spec, lat, lon)
+    return _Inputs(ens, obs, variables, lat, lon, hours, valid, region_names, masks)
 
-    extremes = spec.extremes.enabled
-    clim = _climatology(spec, attrs, variables, lat, lon) if extremes else None
-    month_i = hour_i = None
-    if clim is not None:
-        month_i, hour_i = month_hour_index(clim, valid)
-    options = BlockOptions(
-        n_members=m,
+
+def _block_options(spec: DiagnoseSpec, n_members: int) -> BlockOptions:
+    """The settings every block of an M-member ensemble shares, from the config."""
+    return BlockOptions(
+        n_members=n_members,
         sigma_edges=spec.extremes.sigma_edges,
         n_prob_bins=spec.extremes.reliability_bins,
-        prob_thresholds=_prob_thresholds(spec, m),
+        prob_thresholds=_prob_thresholds(spec, n_members),
         tie_break=spec.tie_break,
         seed=spec.seed,
     )
-    map_index = _map_lead_index(spec, hours)
 
+
+def _graphs(inputs: _Inputs, spec: DiagnoseSpec, options: BlockOptions, clim: xr.Dataset | None) -> dict[str, Any]:
+    """One lazy graph per product and variable: ``stats/<var>``, ``spectra/<var>`` (if on), ``maps/<var>``."""
+    fc, obs = inputs.ens.forecast, inputs.obs
+    month_i = hour_i = None
+    if clim is not None:
+        month_i, hour_i = month_hour_index(clim, inputs.valid)
+    map_index = _map_lead_index(spec, inputs.hours)
     graphs: dict[str, Any] = {}
-    for v_i, var in enumerate(variables):
+    for v_i, var in enumerate(inputs.variables):
         pct = None
         if clim is not None and spec.extremes.percentiles:
             pct = clim[percentile_name(var)]
         graphs[f"stats/{var}"] = statistics_graph(
             fc[var],
             obs[var],
-            masks,
+            inputs.masks,
             options,
             percentile_clim=pct,
             month_index=month_i,
@@ -317,37 +334,73 @@ def _score_store(
             mclimate=None if clim is None else clim[quantile_name(var)],
             mclimate_month_index=month_i,
         )
+    return graphs
+
+
+def _scores_dataset(
+    inputs: _Inputs, spec: DiagnoseSpec, options: BlockOptions, clim: xr.Dataset | None, results: dict[str, Any]
+) -> xr.Dataset:
+    """The scores dataset of the computed graphs: statistics finished into scores, then spectra and maps."""
+    fc, variables = inputs.ens.forecast, inputs.variables
+    scores = stats_to_dataset(
+        {v: results[f"stats/{v}"] for v in variables},
+        n_members=inputs.ens.n_members,
+        lead_time=fc["lead_time"].values,
+        regions=inputs.region_names,
+        options=options,
+        percentiles=spec.extremes.percentiles if clim is not None else (),
+        units={v: str(fc[v].attrs.get("units", "")) for v in variables},
+    )
+    return add_spectra_and_maps(
+        scores,
+        variables,
+        spectra={v: results[f"spectra/{v}"] for v in variables} if spec.spectral else None,
+        maps={v: results[f"maps/{v}"] for v in variables},
+        lat=inputs.lat,
+        lon=inputs.lon,
+    )
+
+
+def _score_store(
+    store: Path,
+    spec: DiagnoseSpec,
+    *,
+    verification_attrs: dict[str, Any] | None = None,
+    like: _Scored | None = None,
+) -> _Scored:
+    """Open ``store``, select, and compute its scores dataset (one Dask graph for all variables).
+
+    ``verification_attrs``: the attributes that name the verification and climatology (a baseline store is
+    scored against its main store's); ``None`` uses the store's own.  ``like``: select the same variables,
+    start dates and lead times as that (main) store's scores.
+    """
+    raw = open_store(store)
+    attrs = dict(raw.attrs) if verification_attrs is None else verification_attrs
+    inputs = _inputs(raw, attrs, spec, like)
+    clim = _climatology(spec, attrs, inputs.variables, inputs.lat, inputs.lon) if spec.extremes.enabled else None
+    options = _block_options(spec, inputs.ens.n_members)
+    graphs = _graphs(inputs, spec, options, clim)
 
     t_compute = time.perf_counter()
     with dask_computer(spec.dask, progress=spec.progress) as compute:
         results = compute(graphs)
     compute_seconds = time.perf_counter() - t_compute
 
-    units = {v: str(fc[v].attrs.get("units", "")) for v in variables}
-    scores = stats_to_dataset(
-        {v: results[f"stats/{v}"] for v in variables},
-        n_members=m,
-        lead_time=fc["lead_time"].values,
-        regions=region_names,
-        options=options,
-        percentiles=spec.extremes.percentiles if clim is not None else (),
-        units=units,
-    )
-    scores = _add_spectra_and_maps(scores, results, variables, spec, lat, lon)
-    scores.attrs.update(_provenance(store, attrs, ens, spec))
+    scores = _scores_dataset(inputs, spec, options, clim, results)
+    scores.attrs.update(_provenance(store, attrs, inputs.ens, spec))
     if clim is not None:
         scores.attrs["climatology"] = _describe_climatology(clim)
-
+    fc = inputs.ens.forecast
     return _Scored(
         scores=scores,
-        variables=variables,
+        variables=inputs.variables,
         n_init_times=fc.sizes["init_time"],
         n_lead_times=fc.sizes["lead_time"],
-        n_members=m,
-        n_excluded=ens.n_excluded,
+        n_members=inputs.ens.n_members,
+        n_excluded=inputs.ens.n_excluded,
         compute_seconds=compute_seconds,
         init_times=fc["init_time"].values,
-        lead_hours=hours,
+        lead_hours=inputs.hours,
         attrs=attrs,
     )
 
@@ -358,9 +411,10 @@ def diagnose(store: Path, spec: DiagnoseSpec) -> DiagnoseResult:
     With ``diagnose.baseline.path`` a second store is scored the same way against the same verification and
     climatology, written to ``<output>/baseline/scores.*``, and compared side by side in the plots and report.
     """
-    from hens.diagnostics.compare import comparison_rows, comparison_verdict, plot_comparison
-    from hens.diagnostics.plots import make_plots
-    from hens.diagnostics.report import verdicts, write_report
+    from hens.diagnostics.report.compare import comparison_rows, comparison_verdict, plot_comparison
+    from hens.diagnostics.report.document import write_report
+    from hens.diagnostics.report.plots import make_plots
+    from hens.diagnostics.report.verdicts import verdicts
 
     t_start = time.perf_counter()
     store = Path(store)
@@ -437,40 +491,6 @@ def _check_baseline(store: Path, spec: DiagnoseSpec) -> Path | None:
     return path
 
 
-def _add_spectra_and_maps(
-    scores: xr.Dataset,
-    results: dict[str, Any],
-    variables: list[str],
-    spec: DiagnoseSpec,
-    lat: np.ndarray,
-    lon: np.ndarray,
-) -> xr.Dataset:
-    from hens.diagnostics.spectral import wavelength_km
-
-    if spec.spectral:
-        spectra = xr.concat(
-            [results[f"spectra/{v}"] for v in variables], dim="variable", coords="minimal", compat="override"
-        ).assign_coords(variable=variables)
-        spectra = spectra.assign_coords(lead_time=scores["lead_time"].values)
-        spectra = spectra.assign_coords(wavelength_km=("degree", wavelength_km(spectra["degree"].values)))
-        spectra.attrs = {
-            "long_name": "angular power spectrum, mean over start dates",
-            "comment": "sum over m of |c_lm|^2 with orthonormal harmonics; units of the variable^2 sr",
-        }
-        scores["power_spectrum"] = spectra.transpose("spectrum", "variable", "lead_time", "degree")
-        scores = scores.assign_coords(wavelength_km=spectra["wavelength_km"])
-    maps = xr.concat(
-        [results[f"maps/{v}"] for v in variables], dim="variable", coords="minimal", compat="override"
-    ).assign_coords(variable=variables)
-    maps = maps.rename({"lead_time": "map_lead_time"}).assign_coords(lat=lat, lon=lon)
-    scores["best_member_error_map"] = maps["best_member_error"].transpose("variable", "map_lead_time", "lat", "lon")
-    scores["best_member_error_map"].attrs = {"long_name": "absolute error of the best member, mean over start dates"}
-    if "efi" in maps:
-        scores["efi"] = maps["efi"].transpose("variable", "init_time", "map_lead_time", "lat", "lon")
-        scores["efi"].attrs = {"long_name": "Extreme Forecast Index vs the model climate", "units": "1"}
-    return scores
-
-
 def _describe_climatology(clim: xr.Dataset) -> str:
     if "source" in clim.attrs:
         return str(clim.attrs["source"])
@@ -479,7 +499,7 @@ def _describe_climatology(clim: xr.Dataset) -> str:
     return "diagnose.climatology.path"
 
 
-def _provenance(store: Path, attrs: dict[str, Any], ens: Any, spec: DiagnoseSpec) -> dict[str, Any]:
+def _provenance(store: Path, attrs: dict[str, Any], ens: EnsembleData, spec: DiagnoseSpec) -> dict[str, Any]:
     import json
 
     return {

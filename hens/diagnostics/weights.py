@@ -1,4 +1,4 @@
-"""Area weights and region masks on latitude/longitude grids.
+"""Area weights, region masks and area-weighted means on latitude/longitude grids.
 
 All functions take 1-D coordinate vectors in degrees and return NumPy arrays. The masks have shape
 ``(nlat, nlon)`` so that they broadcast against fields laid out as ``[..., lat, lon]``.
@@ -12,7 +12,8 @@ import numpy as np
 
 from hens.regions import REGIONS
 
-__all__ = ["REGIONS", "latitude_weights", "region_mask"]
+__all__ = ["REGIONS", "lat_weighted_mean", "lat_weighted_sums", "latitude_weights", "region_mask"]
+
 
 # Tolerance (degrees) for coordinates that sit on a box edge after floating-point arithmetic.
 _EDGE_TOL_DEG = 1e-9
@@ -137,3 +138,73 @@ def region_mask(
         lat_sel = _lat_band(lat, lat_min, lat_max, True, True)
         lon_sel = _lon_band(lon, lon_min, lon_max)
     return lat_sel[:, None] & lon_sel[None, :]
+
+
+def lat_weighted_sums(
+    field: np.ndarray,
+    lat_deg: np.ndarray | Sequence[float],
+    *,
+    mask: np.ndarray | None = None,
+    lat_axis: int = -2,
+    lon_axis: int = -1,
+    skipna: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Additive pieces of a cos(latitude)-weighted mean over (lat, lon).
+
+    Returns :math:`S = \sum_{j,k} w_j\, m_{jk}\, f_{jk}` and :math:`W = \sum_{j,k} w_j\, m_{jk}` with
+    :math:`w_j = \cos\varphi_j` (unnormalised) and :math:`m` the region mask. Sum ``S`` and ``W`` over
+    chunks of (lat, lon), then the area mean is ``S / W``.
+
+    Args:
+        field: array with latitude on ``lat_axis`` and longitude on ``lon_axis``.
+        lat_deg: latitudes of the field (this chunk), degrees, shape ``(nlat,)``.
+        mask: optional boolean region mask of shape ``(nlat, nlon)`` (see
+            :func:`region_mask`).
+        lat_axis, lon_axis: the axes of latitude and longitude.
+        skipna: if True, NaN points get zero weight; otherwise a NaN makes the sums NaN.
+
+    Returns:
+        ``(S, W)``, float64 arrays with the field's shape less the two spatial axes.
+    """
+    f = np.asarray(field)
+    f = np.moveaxis(f, (lat_axis % f.ndim, lon_axis % f.ndim), (-2, -1))
+    nlat, nlon = f.shape[-2:]
+    w = latitude_weights(lat_deg, normalize=False)
+    if w.shape != (nlat,):
+        raise ValueError(f"lat_deg has {w.shape[0]} values but the field has {nlat} latitudes")
+    w2 = np.broadcast_to(w[:, None], (nlat, nlon)).astype(np.float64)
+    if mask is not None:
+        w2 = w2 * np.asarray(mask, dtype=bool)
+    if skipna:
+        valid = ~np.isnan(f)
+        total = np.einsum("...jk,jk->...", np.where(valid, f, 0.0).astype(np.float64), w2)
+        weight = np.einsum("...jk,jk->...", valid.astype(np.float64), w2)
+    else:
+        total = np.einsum("...jk,jk->...", f.astype(np.float64, copy=False), w2)
+        weight = np.broadcast_to(w2.sum(), total.shape).copy()
+    return total, weight
+
+
+def lat_weighted_mean(
+    field: np.ndarray,
+    lat_deg: np.ndarray | Sequence[float],
+    *,
+    mask: np.ndarray | None = None,
+    lat_axis: int = -2,
+    lon_axis: int = -1,
+    skipna: bool = False,
+) -> np.ndarray:
+    r"""cos(latitude)-weighted mean over (lat, lon), optionally within a region mask.
+
+    .. math::
+        \langle f\rangle = \frac{\sum_{j,k} \cos\varphi_j\,m_{jk}\,f_{jk}}{\sum_{j,k} \cos\varphi_j\,m_{jk}}
+
+    Use it on per-point scores (squared errors, variances, CRPS) before taking square roots or ratios.
+    For chunked data use :func:`lat_weighted_sums` and divide at the end.
+
+    Returns:
+        float64 array, the field's shape less the two spatial axes (NaN for an empty region).
+    """
+    total, weight = lat_weighted_sums(field, lat_deg, mask=mask, lat_axis=lat_axis, lon_axis=lon_axis, skipna=skipna)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return total / weight

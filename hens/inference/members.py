@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from hens.config import BredVectorSpec
+from hens.constants import EARTH_RADIUS_KM
 from hens.ensemble.plan import EnsembleLayout, WorkItem, perturbation_seed
 from hens.errors import HensError
 from hens.models.forecaster import Forecaster
@@ -28,7 +29,6 @@ from hens.perturb.bred_vectors import (
     perturbed_states,
     seed_perturbation,
 )
-from hens.perturb.noise import EARTH_RADIUS_KM
 
 log = logging.getLogger("hens.generate")
 

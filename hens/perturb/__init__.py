@@ -16,7 +16,6 @@ from hens.perturb.bred_vectors import (
     seed_perturbation,
 )
 from hens.perturb.noise import (
-    EARTH_RADIUS_KM,
     check_equiangular_latitudes,
     correlated_noise,
     gaussian_angular_spectrum,
@@ -38,7 +37,6 @@ from hens.perturb.rescaling import (
 __all__ = [
     "BOUNDARY_DEG",
     "BREEDING_TIMES",
-    "EARTH_RADIUS_KM",
     "RESCALINGS",
     "amplitude_from_rmse",
     "breed",

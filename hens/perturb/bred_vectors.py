@@ -32,8 +32,9 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import torch
 
+from hens.constants import EARTH_RADIUS_KM
 from hens.errors import ConfigError
-from hens.perturb.noise import EARTH_RADIUS_KM, correlated_noise
+from hens.perturb.noise import correlated_noise
 from hens.perturb.rescaling import (
     BOUNDARY_DEG,
     RESCALINGS,

@@ -47,17 +47,15 @@ import numpy as np
 import torch
 import torch_harmonics
 
+from hens.constants import EARTH_RADIUS_KM
+
 __all__ = [
-    "EARTH_RADIUS_KM",
     "check_equiangular_latitudes",
     "correlated_noise",
     "gaussian_angular_spectrum",
     "noise_correlation",
     "noise_max_degree",
 ]
-
-EARTH_RADIUS_KM = 6371.0
-"""Mean Earth radius (km)."""
 
 _NEGLIGIBLE_EXPONENT = 40.0  # C_l / C_0 = exp(-40) ≈ 4e-18: below float64 resolution of the variance sum
 

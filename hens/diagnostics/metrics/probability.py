@@ -1,14 +1,10 @@
-"""Diagnostics of extremes: exceedance probabilities, Brier score, reliability, ROC, EFI, outliers.
+"""Probability forecasts of events from an ensemble: exceedance probability, Brier score, reliability, ROC.
 
-Pure NumPy functions meant to be mapped over Dask chunks. Conventions:
-
-* ``forecast`` holds the members along ``member_axis`` (default 0; pass ``member_axis=-1`` under
-  ``xarray.apply_ufunc``, which moves core dimensions last); the member axis must be in one chunk.
-* ``obs``/``prob``/``obs_event`` are per point, the forecast's shape without the member axis.
-* Per-point scores are float64 and propagate NaN. Curve statistics (reliability, ROC) are returned as
-  additive sufficient statistics — sum them over chunks, then turn them into curves with the
-  ``*_from_counts`` functions; points with NaN are skipped there.
-* Cost per point is O(M) or O(M log M) in the member count M.
+Pure NumPy (see :mod:`hens.diagnostics.metrics` for the shared conventions): the event is "value above a threshold"
+(e.g. a climatological percentile), its probability the fraction of members above it. ``prob`` and ``obs_event``
+are per point. Per-point scores are float64 and propagate NaN. Curve statistics (reliability, ROC) are returned as
+additive sufficient statistics — sum them over chunks, then turn them into curves with the ``*_from_counts``
+functions; points with NaN are skipped there.
 """
 
 from __future__ import annotations
@@ -18,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from hens.diagnostics.mean import ecdf_crps, fair_crps
+from hens.diagnostics.metrics.members import expand_obs
 
 __all__ = [
     "BrierDecomposition",
@@ -26,39 +22,21 @@ __all__ = [
     "ReliabilityCurve",
     "RocCounts",
     "RocCurve",
-    "best_member_error",
     "brier_decomposition",
     "brier_score",
-    "efi",
     "exceedance_probability",
-    "expected_outlier_fraction",
     "fair_brier_score",
-    "outlier_fraction",
     "reliability_counts",
     "reliability_curve",
     "reliability_curve_from_counts",
     "roc_counts",
     "roc_curve",
     "roc_curve_from_counts",
-    "sigma_distance",
-    "twcrps",
 ]
 
 # Probabilities within this distance below a bin edge count in the upper bin, so that k/M values that
 # are mathematically on an edge (e.g. 3/10 with 10 bins) land in the same bin whatever the rounding.
 _BIN_EDGE_TOL = 1e-9
-
-
-def _expand_obs(obs: np.ndarray, member_axis: int, ndim: int) -> np.ndarray:
-    obs = np.asarray(obs)
-    if obs.ndim == 0:
-        return obs
-    if obs.ndim != ndim - 1:
-        raise ValueError(
-            f"obs/threshold must have the forecast's shape without the member axis (ndim {ndim - 1}), "
-            f"got ndim {obs.ndim}"
-        )
-    return np.expand_dims(obs, member_axis % ndim)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -80,7 +58,7 @@ def exceedance_probability(forecast: np.ndarray, threshold: np.ndarray | float, 
     """
     f = np.asarray(forecast)
     ax = member_axis % f.ndim
-    t = _expand_obs(threshold, ax, f.ndim)
+    t = expand_obs(threshold, ax, f.ndim)
     prob = np.mean(f > t, axis=ax, dtype=np.float64)
     bad = np.any(np.isnan(f), axis=ax) | np.isnan(np.asarray(threshold, dtype=np.float64))
     return np.where(bad, np.nan, prob)
@@ -395,239 +373,3 @@ def roc_curve(
         - Mason, I. (1982). A model for assessment of weather forecasts. Aust. Met. Mag. 30, 291–303.
     """
     return roc_curve_from_counts(roc_counts(prob, obs_event, thresholds=thresholds, weights=weights))
-
-
-# ----------------------------------------------------------------------------------------------------
-# Extreme Forecast Index
-# ----------------------------------------------------------------------------------------------------
-
-
-def _count_at_or_below(sorted_members: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """Per row, number of members ≤ each query: a vectorised binary search (upper bound).
-
-    ``sorted_members`` is (N, M) sorted along axis 1 (NaN last), ``queries`` is (N, K).
-    """
-    n, m = sorted_members.shape
-    lo = np.zeros(queries.shape, dtype=np.int64)
-    hi = np.full(queries.shape, m, dtype=np.int64)
-    for _ in range(int(np.ceil(np.log2(m + 1))) + 1):
-        active = lo < hi
-        if not active.any():
-            break
-        mid = (lo + hi) // 2
-        value = np.take_along_axis(sorted_members, np.minimum(mid, m - 1), axis=1)
-        right = active & (value <= queries)
-        lo = np.where(right, mid + 1, lo)
-        hi = np.where(active & ~right, mid, hi)
-    return lo
-
-
-def _efi_weights(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """Coefficients of ∫ F(p) w(p) dp for F linear between ``levels`` and constant beyond them.
-
-    Returns (a, b, tail_lo, tail_hi) with ∫₀¹ F w dp = Σ_k a_k F_k + b_k F_{k+1} + tail_lo F_0 + tail_hi F_K.
-    """
-    big_a = 2.0 * np.arcsin(np.sqrt(levels))  # antiderivative of w(p) = 1/√(p(1−p))
-    big_b = np.arcsin(np.sqrt(levels)) - np.sqrt(levels * (1.0 - levels))  # antiderivative of p·w(p)
-    dp = np.diff(levels)
-    da = np.diff(big_a)
-    db = np.diff(big_b)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # F(p) = F_k (p_{k+1} − p)/Δp + F_{k+1} (p − p_k)/Δp on segment k
-        a = np.where(dp > 0, (levels[1:] * da - db) / dp, 0.0)
-        b = np.where(dp > 0, (db - levels[:-1] * da) / dp, 0.0)
-    return a, b, float(big_a[0]), float(np.pi - big_a[-1])
-
-
-def efi(
-    clim_quantiles: np.ndarray,
-    forecast: np.ndarray,
-    *,
-    member_axis: int = 0,
-    quantile_axis: int = 0,
-    quantile_levels: Sequence[float] | np.ndarray | None = None,
-    block_elements: int = 1 << 22,
-) -> np.ndarray:
-    r"""Extreme Forecast Index of an ensemble against model-climate quantiles.
-
-    .. math::
-        \mathrm{EFI} = \frac{2}{\pi}\int_0^1 \frac{p - F_f(p)}{\sqrt{p(1-p)}}\,dp
-
-    where :math:`F_f(p)` is the fraction of ensemble members at or below the model-climate
-    :math:`p`-quantile :math:`q_p` (Lalaurette 2003; Zsótér 2006). EFI = 0 when the forecast
-    distribution equals the climate, +1 when every member is above the climate maximum, −1 when every
-    member is at or below the climate minimum (for levels spanning 0 … 1).
-
-    Discretisation ("product trapezoid"): :math:`F_f` is evaluated at the stored levels
-    :math:`p_0 < … < p_K` and interpolated linearly between them, as the trapezoidal rule does, but the
-    weight :math:`1/\sqrt{p(1-p)}` — singular at 0 and 1, where a plain trapezoid breaks down — is
-    integrated exactly with its antiderivatives :math:`2\arcsin\sqrt p` and
-    :math:`\arcsin\sqrt p - \sqrt{p(1-p)}`. Since :math:`\int_0^1 p/\sqrt{p(1-p)}\,dp = \pi/2`,
-
-    .. math::
-        \mathrm{EFI} = 1 - \frac{2}{\pi}\int_0^1 \frac{F_f(p)}{\sqrt{p(1-p)}}\,dp .
-
-    If the levels do not reach 0 or 1, :math:`F_f` is held constant beyond the first/last level. With
-    levels ``linspace(0, 1, K+1)`` (min, percentiles, max) this equals earthkit-meteo's ``efi(clim, ens)``
-    with its default ``eps ≤ 0`` (the ``eps > 0`` branch, a precipitation-specific renormalisation, is not
-    implemented here); the argument order is the same.
-
-    Cost: one sort of the members and a binary search per quantile, O((M + K) log M) per point; points
-    are processed in blocks of about ``block_elements`` values.
-
-    Args:
-        clim_quantiles: model-climate quantiles, non-decreasing along ``quantile_axis``; its other axes
-            equal (or broadcast to) the forecast's axes without the member axis.
-        forecast: members along ``member_axis`` (e.g. daily means).
-        member_axis: axis of the members (default 0).
-        quantile_axis: axis of the quantiles in ``clim_quantiles`` (default 0).
-        quantile_levels: probability levels of the quantiles in [0, 1], increasing, length K+1; default
-            evenly spaced from 0 to 1.
-        block_elements: bound on the temporary array size (number of float64 values).
-
-    Returns:
-        float64 array, the forecast's shape without the member axis, in [−1, 1]; NaN where any member
-        or quantile is NaN.
-
-    References:
-        - Lalaurette, F. (2003). Early detection of abnormal weather conditions using a probabilistic
-          extreme forecast index. QJRMS 129, 3037–3057.
-        - Zsótér, E. (2006). Recent developments in extreme weather forecasting. ECMWF Newsletter 107,
-          8–17.
-    """
-    f = np.moveaxis(np.asarray(forecast), member_axis, -1)
-    q = np.moveaxis(np.asarray(clim_quantiles), quantile_axis, -1)
-    m, k = f.shape[-1], q.shape[-1]
-    if m < 1 or k < 2:
-        raise ValueError(f"efi needs at least 1 member and 2 quantiles, got {m} and {k}")
-    if q.shape[:-1] != f.shape[:-1]:
-        q = np.broadcast_to(q, f.shape[:-1] + (k,))
-    levels = np.linspace(0.0, 1.0, k) if quantile_levels is None else np.asarray(quantile_levels, float)
-    if levels.shape != (k,) or np.any(np.diff(levels) < 0) or levels[0] < 0 or levels[-1] > 1:
-        raise ValueError(f"quantile_levels must be {k} non-decreasing values in [0, 1]")
-    a, b, tail_lo, tail_hi = _efi_weights(levels)
-    coef = np.zeros(k)
-    coef[:-1] += a
-    coef[1:] += b
-    coef[0] += tail_lo
-    coef[-1] += tail_hi
-
-    point_shape = f.shape[:-1]
-    f2 = f.reshape(-1, m)
-    q2 = q.reshape(-1, k)
-    n = f2.shape[0]
-    out = np.empty(n, dtype=np.float64)
-    block = max(1, int(block_elements) // (m + k))
-    for start in range(0, n, block):
-        stop = min(n, start + block)
-        members = np.sort(f2[start:stop].astype(np.float64), axis=1)
-        quant = q2[start:stop].astype(np.float64)
-        frac = _count_at_or_below(members, quant) / float(m)
-        value = 1.0 - (2.0 / np.pi) * (frac @ coef)
-        bad = np.isnan(members[:, -1]) | np.any(np.isnan(quant), axis=1)
-        out[start:stop] = np.where(bad, np.nan, value)
-    return out.reshape(point_shape)
-
-
-# ----------------------------------------------------------------------------------------------------
-# Outliers, best member, σ-distance, threshold-weighted CRPS
-# ----------------------------------------------------------------------------------------------------
-
-
-def outlier_fraction(forecast: np.ndarray, obs: np.ndarray, *, member_axis: int = 0) -> np.ndarray:
-    r"""Outlier indicator per point: 1 where the observation is outside [min, max] of the members.
-
-    The mean of this indicator over points and cases is the outlier fraction. For a calibrated
-    M-member ensemble the truth is exchangeable with the members, so it is the smallest or the largest
-    of the M + 1 values with probability :math:`2/(M+1)` (:func:`expected_outlier_fraction`): 3.4 % for
-    58 members, 0.027 % for 7,424.
-
-    Returns:
-        float64 array in {0, 1} with the shape of ``obs``; NaN where a member or obs is NaN.
-    """
-    f = np.asarray(forecast)
-    ax = member_axis % f.ndim
-    o = np.asarray(obs, dtype=np.float64)
-    lo = np.min(f, axis=ax)
-    hi = np.max(f, axis=ax)
-    out = ((o < lo) | (o > hi)).astype(np.float64)
-    return np.where(np.isnan(lo) | np.isnan(hi) | np.isnan(o), np.nan, out)
-
-
-def expected_outlier_fraction(n_members: int) -> float:
-    """Outlier probability of a calibrated M-member ensemble, ``2 / (M + 1)``."""
-    if n_members < 1:
-        raise ValueError(f"n_members must be >= 1, got {n_members}")
-    return 2.0 / (n_members + 1.0)
-
-
-def best_member_error(forecast: np.ndarray, obs: np.ndarray, *, member_axis: int = 0) -> np.ndarray:
-    r"""Error of the best member per point, :math:`\min_i |x_i - y|` (in the data's units).
-
-    Returns:
-        float64 array with the shape of ``obs``; NaN if any member or obs is NaN.
-    """
-    f = np.asarray(forecast)
-    ax = member_axis % f.ndim
-    d = np.abs(np.subtract(f, _expand_obs(obs, ax, f.ndim), dtype=np.float64))
-    return np.min(d, axis=ax)
-
-
-def sigma_distance(forecast: np.ndarray, obs: np.ndarray, *, member_axis: int = 0, ddof: int = 1) -> np.ndarray:
-    r"""Standardised distance of the truth from the ensemble mean, :math:`(y - \bar x)/s`.
-
-    :math:`s` is the ensemble standard deviation with ``ddof`` (default 1, unbiased variance). Bin
-    :math:`|z|` to count "4σ events". Where :math:`s = 0` the result is ±inf (or NaN if y equals the mean).
-
-    Returns:
-        float64 array with the shape of ``obs`` (dimensionless).
-    """
-    f = np.asarray(forecast)
-    mean = np.mean(f, axis=member_axis, dtype=np.float64)
-    std = np.std(f, axis=member_axis, ddof=ddof, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return (np.asarray(obs, dtype=np.float64) - mean) / std
-
-
-def twcrps(
-    forecast: np.ndarray,
-    obs: np.ndarray,
-    threshold: np.ndarray | float,
-    *,
-    member_axis: int = 0,
-    fair: bool = True,
-) -> np.ndarray:
-    r"""Threshold-weighted CRPS with weight :math:`w(z) = \mathbb{1}\{z > t\}`.
-
-    The chaining function (antiderivative of the weight) is :math:`v(x) = \max(x, t)`, and
-
-    .. math::
-        \mathrm{twCRPS}(F, y) = \mathbb{E}|v(X) - v(y)| - \tfrac{1}{2}\mathbb{E}|v(X) - v(X')| ,
-
-    i.e. the CRPS of the transformed members against the transformed observation; computed with
-    :func:`~hens.diagnostics.mean.fair_crps` (or :func:`~hens.diagnostics.mean.ecdf_crps` when
-    ``fair=False``), so O(M log M) per point. It rewards only the part of the distribution above t.
-
-    Args:
-        forecast: members along ``member_axis``.
-        obs: observation, the forecast's shape without the member axis.
-        threshold: scalar or per-point threshold.
-        member_axis: axis of the members (default 0).
-        fair: fair (default) or empirical-CDF CRPS.
-
-    Returns:
-        float64 array with the shape of ``obs``.
-
-    References:
-        - Gneiting, T. & Ranjan, R. (2011). Comparing density forecasts using threshold- and
-          quantile-weighted scoring rules. JBES 29, 411–422.
-        - Allen, S., Ginsbourger, D. & Ziegel, J. (2023). Evaluating forecasts for high-impact events
-          using transformed kernel scores. SIAM/ASA JUQ 11, 906–940.
-    """
-    f = np.asarray(forecast)
-    ax = member_axis % f.ndim
-    t = np.asarray(threshold, dtype=np.float64)
-    fv = np.maximum(np.asarray(f, dtype=np.float64), _expand_obs(t, ax, f.ndim))
-    ov = np.maximum(np.asarray(obs, dtype=np.float64), t)
-    score = fair_crps if fair else ecdf_crps
-    return score(fv, ov, member_axis=ax)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from hens.diagnostics.plots import _hours, _region, _save, _units, plt
+from hens.diagnostics.report.style import lead_hours, pick_region, plt, save, variable_units
 
 COMPARISON_REGION = "global"
 
@@ -36,10 +36,10 @@ def comparison_rows(main: xr.Dataset, base: xr.Dataset, *, label: str = "baselin
         ``crps_baseline``, ``crpss``, ``rmse``, ``rmse_baseline``, ``ssr``, ``ssr_baseline`` (floats; NaN if
         undefined).
     """
-    hours = _hours(main)
-    if not np.allclose(hours, _hours(base)):
+    hours = lead_hours(main)
+    if not np.allclose(hours, lead_hours(base)):
         raise ValueError("the two scores datasets have different lead times")
-    region = _region(main, COMPARISON_REGION)
+    region = pick_region(main, COMPARISON_REGION)
     rows: list[dict[str, object]] = []
     for var in [str(v) for v in main["variable"].values]:
         a = main["scores"].sel(variable=var, region=region)
@@ -76,12 +76,12 @@ def comparison_verdict(rows: list[dict[str, object]], label: str) -> str:
 def plot_comparison(main: xr.Dataset, base: xr.Dataset, path: Path, label: str | None = None) -> Path:
     """Fair CRPS, ensemble-mean RMSE with spread, and spread–skill ratio vs lead time of both ensembles."""
     label = label or str(base.attrs.get("label", "baseline"))
-    hours = _hours(main)
-    region = _region(main, COMPARISON_REGION)
+    hours = lead_hours(main)
+    region = pick_region(main, COMPARISON_REGION)
     variables = [str(v) for v in main["variable"].values]
     fig, axes = plt.subplots(len(variables), 3, figsize=(14, 3.3 * len(variables)), squeeze=False)
     for i, var in enumerate(variables):
-        units = _units(main, var)
+        units = variable_units(main, var)
         for ds, name, color in ((main, "this ensemble", "tab:blue"), (base, label, "tab:red")):
             s = ds["scores"].sel(variable=var, region=region)
             axes[i, 0].plot(hours, s.sel(metric="crps"), color=color, label=name)
@@ -107,7 +107,7 @@ def plot_comparison(main: xr.Dataset, base: xr.Dataset, path: Path, label: str |
         ax.legend(fontsize=7)
     fig.suptitle(f"This ensemble (M = {main.attrs.get('n_members')}) vs {label} (M = {base.attrs.get('n_members')})")
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def comparison_table(rows: list[dict[str, object]], label: str) -> tuple[list[str], list[list[str]]]:

@@ -14,9 +14,10 @@ import torch
 import torch_harmonics as th
 from torch_harmonics.quadrature import precompute_latitudes
 
+from hens.constants import EARTH_RADIUS_KM
+
 __all__ = ["angular_power_spectrum", "default_lmax", "grid_latitudes", "wavelength_km"]
 
-EARTH_RADIUS_KM = 6371.0
 GRIDS = ("equiangular", "legendre-gauss", "lobatto")
 
 

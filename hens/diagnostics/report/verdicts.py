@@ -1,4 +1,4 @@
-"""The Markdown and HTML report of `hens diagnose`: verdicts, a summary table and links to the plots.
+"""The verdicts of `hens diagnose` and the summary table behind them.
 
 Verdicts (global region, or the first region configured) and their rules of thumb:
 
@@ -14,19 +14,24 @@ Verdicts (global region, or the first region configured) and their rules of thum
 
 from __future__ import annotations
 
-import html as html_lib
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-__all__ = ["summary_table", "verdicts", "write_report"]
+from hens.diagnostics.report.style import lead_hours, pick_region
 
+__all__ = ["summary_rows", "summary_table", "verdicts"]
+
+#: Spread–skill ratios counted as calibrated.
 SSR_RANGE = (0.8, 1.2)
-SSR_FRACTION = 0.75  # share of lead times > 0 whose SSR must lie in SSR_RANGE
+#: Share of the lead times > 0 whose SSR must lie in :data:`SSR_RANGE`.
+SSR_FRACTION = 0.75
+#: Largest outlier fraction counted as calibrated, in units of the calibrated 2/(M+1).
 OUTLIER_EXCESS = 1.5
+#: Largest factor between the members' and the truth's small-scale power counted as realistic.
 SPECTRUM_FACTOR = 1.5
+#: Smallest ROC area counted as good at extremes.
 AUC_MIN = 0.75
 
 
@@ -54,18 +59,14 @@ def _in_range_fraction(values: np.ndarray) -> float:
     return float(np.mean((v >= SSR_RANGE[0]) & (v <= SSR_RANGE[1]))) if v.size else 0.0
 
 
-def _region(ds: xr.Dataset) -> str:
-    regions = [str(r) for r in ds["region"].values]
-    return "global" if "global" in regions else regions[0]
-
-
 def _positive_leads(ds: xr.Dataset) -> np.ndarray:
-    hours = ds["lead_time"].values.astype("timedelta64[s]").astype(np.int64) / 3600.0
-    keep = hours > 0
+    """Mask of the lead times > 0 (all of them if there are none: t = 0 alone)."""
+    keep = lead_hours(ds) > 0
     return keep if keep.any() else np.ones_like(keep)
 
 
 def _map_lead_positions(ds: xr.Dataset) -> list[int]:
+    """Positions along ``lead_time`` of the map lead times (the last lead time if the dataset has no maps)."""
     lead = ds["lead_time"].values
     if "map_lead_time" not in ds.coords:
         return [lead.size - 1]
@@ -87,7 +88,7 @@ def _spectrum_ratio(ds: xr.Dataset, var: str) -> float:
 
 def summary_table(ds: xr.Dataset) -> list[dict[str, object]]:
     """One row per variable of the numbers behind the verdicts (see the module docstring)."""
-    region = _region(ds)
+    region = pick_region(ds, "global")
     keep = _positive_leads(ds)
     m = int(ds.attrs["n_members"])
     expected = 2.0 / (m + 1.0)
@@ -141,7 +142,7 @@ def verdicts(ds: xr.Dataset) -> list[str]:
     """Three one-line verdicts: calibrated, physically realistic, good at extremes (with the numbers)."""
     rows = summary_table(ds)
     judged = _judge(rows)
-    region = _region(ds)
+    region = pick_region(ds, "global")
 
     def line(key: str, title: str, detail: str) -> str:
         marks = [judged[str(r["variable"])][key] for r in rows]
@@ -171,7 +172,9 @@ def verdicts(ds: xr.Dataset) -> list[str]:
     ]
 
 
-def _table_rows(ds: xr.Dataset) -> tuple[list[str], list[list[str]]]:
+def summary_rows(ds: xr.Dataset) -> tuple[list[str], list[list[str]]]:
+    """Header and formatted cells of the report's summary table: the numbers of :func:`summary_table` and the
+    verdict of each variable."""
     rows = summary_table(ds)
     judged = _judge(rows)
     head = [
@@ -212,119 +215,3 @@ def _table_rows(ds: xr.Dataset) -> tuple[list[str], list[list[str]]]:
             ]
         )
     return head, body
-
-
-def _plot_captions() -> dict[str, str]:
-    return {
-        "scores_vs_lead": "Ensemble-mean RMSE and spread, fair CRPS and spread–skill ratio vs lead time, per region.",
-        "rank_histograms": "Rank histograms of the truth among the members (flat = calibrated).",
-        "spectra": "Angular power spectra of members, ensemble mean and truth at three lead times.",
-        "reliability": "Reliability diagrams for exceeding climatological percentiles.",
-        "roc": "ROC curves and areas for exceeding climatological percentiles.",
-        "efi_map": "Extreme Forecast Index maps of the first start date.",
-        "outliers_sigma": "Outlier fraction vs the calibrated 2/(M+1), and the truth's σ-distance from the mean.",
-        "best_member_error": "Absolute error of the best member at each grid point.",
-        "baseline_comparison": "This ensemble vs the baseline store: fair CRPS, RMSE and spread, spread–skill ratio.",
-    }
-
-
-def write_report(
-    ds: xr.Dataset,
-    out_dir: Path,
-    plots: Sequence[Path],
-    lines: Sequence[str],
-    *,
-    store: Path,
-    seconds: float,
-    comparison: Sequence[dict[str, object]] | None = None,
-    baseline: Path | None = None,
-) -> tuple[Path, Path]:
-    """Write ``report.md`` and ``report.html`` into ``out_dir`` (plots linked relatively); returns both paths.
-
-    ``comparison``: rows of :func:`hens.diagnostics.compare.comparison_rows` against the ``baseline`` store,
-    tabulated in their own section.
-    """
-    from hens.diagnostics.compare import comparison_table
-
-    out_dir = Path(out_dir)
-    captions = _plot_captions()
-    head, body = _table_rows(ds)
-    m = int(ds.attrs["n_members"])
-    n_init = ds.sizes.get("init_time", 0)
-    hours = ds["lead_time"].values.astype("timedelta64[s]").astype(np.int64) / 3600.0
-    intro = (
-        f"Store `{store}`: {n_init} start date(s) × {m} members, variables "
-        f"{', '.join(map(str, ds['variable'].values))}, lead times {hours[0]:g}–{hours[-1]:g} h, regions "
-        f"{', '.join(map(str, ds['region'].values))}. Diagnosed in {seconds:.1f} s."
-    )
-    excluded = ds.attrs.get("excluded_members", "{}")
-    if "climatology" in ds.attrs:
-        intro += f" Climatology of the extreme-event thresholds and M-climate: {ds.attrs['climatology']}."
-    md = ["# hens diagnose report", "", intro, ""]
-    md += ["## Verdicts", ""] + [f"- {ln}" for ln in lines] + [""]
-    md += ["## Summary", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    md += ["| " + " | ".join(row) + " |" for row in body]
-    md += [
-        "",
-        "Rules: calibrated = SSR in [0.8, 1.2] at ≥ 75 % of the lead times > 0 and outliers ≤ 1.5× 2/(M+1); "
-        "realistic = member/truth power within a factor 1.5 at the smaller half of the scales (last lead); "
-        "good at extremes = ROC AUC ≥ 0.75 "
-        "and Brier skill score > 0 at the map lead times.",
-        "",
-    ]
-    label = "baseline"
-    cmp_head: list[str] = []
-    cmp_body: list[list[str]] = []
-    cmp_intro = ""
-    if comparison:
-        label = str(comparison[0].get("label", "baseline"))
-        cmp_head, cmp_body = comparison_table(list(comparison), label)
-        cmp_intro = (
-            f"Baseline store `{baseline}`, scored on the same start dates, lead times, verification and "
-            f"climatology (scores in `baseline/`). CRPSS = 1 − CRPS / CRPS_baseline: above 0 this ensemble is better."
-        )
-        md += ["## Comparison with the baseline", "", cmp_intro, ""]
-        md += ["| " + " | ".join(cmp_head) + " |", "|" + "---|" * len(cmp_head)]
-        md += ["| " + " | ".join(row) + " |" for row in cmp_body] + [""]
-    if excluded not in ("{}", ""):
-        md += [f"Excluded members (non-finite or not generated): `{excluded}`", ""]
-    md += ["## Plots", ""]
-    for p in plots:
-        rel = Path(p).relative_to(out_dir)
-        md += [f"### {captions.get(Path(p).stem, Path(p).stem)}", "", f"![{Path(p).stem}]({rel.as_posix()})", ""]
-    scores_name = "scores.zarr" if (out_dir / "scores.zarr").exists() else "scores.nc"
-    md += [
-        "## Data",
-        "",
-        f"All numbers are in [`{scores_name}`]({scores_name}) (open with `xarray.open_dataset`/`open_zarr`).",
-        "",
-    ]
-    report = out_dir / "report.md"
-    report.write_text("\n".join(md), encoding="utf-8")
-
-    esc = html_lib.escape
-    parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>hens diagnose report</title>",
-        "<style>body{font-family:sans-serif;max-width:1400px;margin:auto}table{border-collapse:collapse}"
-        "td,th{border:1px solid #999;padding:3px 8px}img{max-width:100%}</style></head><body>",
-        "<h1>hens diagnose report</h1>",
-        f"<p>{esc(intro)}</p>",
-        "<h2>Verdicts</h2><ul>",
-    ]
-    parts += [f"<li>{esc(ln)}</li>" for ln in lines]
-    parts += ["</ul><h2>Summary</h2><table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr>"]
-    parts += ["<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in body]
-    parts += ["</table>"]
-    if cmp_body:
-        parts += [f"<h2>Comparison with the baseline</h2><p>{esc(cmp_intro)}</p><table><tr>"]
-        parts += ["".join(f"<th>{esc(h)}</th>" for h in cmp_head) + "</tr>"]
-        parts += ["<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in cmp_body]
-        parts += ["</table>"]
-    parts += ["<h2>Plots</h2>"]
-    for p in plots:
-        rel = Path(p).relative_to(out_dir).as_posix()
-        parts += [f"<h3>{esc(captions.get(Path(p).stem, Path(p).stem))}</h3><img src='{esc(rel)}'>"]
-    parts += ["</body></html>"]
-    html_path = out_dir / "report.html"
-    html_path.write_text("\n".join(parts), encoding="utf-8")
-    return report, html_path

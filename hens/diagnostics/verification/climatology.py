@@ -62,7 +62,7 @@ ALL_HOURS = -1
 #: Written by ``scripts/train_demo.py`` from a year of an independent truth trajectory (another seed and epoch)
 #: of the default demo world's physics: percentiles and 101 M-climate quantiles per grid point, pooled over
 #: months and hours.
-SHIPPED_DEMO_CLIMATOLOGY = Path(__file__).resolve().parent.parent / "demo" / "climatology.npz"
+SHIPPED_DEMO_CLIMATOLOGY = Path(__file__).resolve().parents[2] / "demo" / "climatology.npz"
 
 # DemoWorldSpec fields that choose a trajectory, not the physics or grid: a climatology of the default world
 # applies to any world that differs from it only in these.
@@ -328,7 +328,7 @@ def demo_climatology(
         from hens.io.zarr_open import open_zarr_quiet
 
         return open_zarr_quiet(path, consolidated=None).load()
-    from hens.diagnostics.dataset import demo_truth
+    from hens.diagnostics.verification.truth import demo_truth
 
     truth = demo_truth(demo_world, t0, t1 - step)
     clim = build_climatology(

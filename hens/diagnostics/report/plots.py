@@ -1,4 +1,4 @@
-"""PNG plots of a scores dataset (from :func:`hens.diagnostics.scores_ds.stats_to_dataset` plus spectra and maps).
+"""PNG plots of a scores dataset (:func:`hens.diagnostics.aggregate.scores.stats_to_dataset` plus spectra and maps).
 
 Each function draws one figure with labelled axes (units from the dataset), a legend and a title, saves it and
 returns its path; :func:`make_plots` draws every figure the dataset has data for.
@@ -8,15 +8,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import xarray as xr
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
+from hens.constants import EARTH_RADIUS_KM
+from hens.diagnostics.report.style import (
+    LEAD_COLORS,
+    REGION_COLORS,
+    lead_hours,
+    pick_leads,
+    pick_region,
+    plt,
+    save,
+    variable_units,
+)
 
 __all__ = [
     "make_plots",
+    "plot_best_member_maps",
     "plot_efi_maps",
     "plot_outliers",
     "plot_rank_histograms",
@@ -26,49 +35,17 @@ __all__ = [
     "plot_spectra",
 ]
 
-DPI = 110
-REGION_COLORS = ["black", "tab:orange", "tab:blue", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:gray"]
-LEAD_COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]
-
-
-def _hours(ds: xr.Dataset, dim: str = "lead_time") -> np.ndarray:
-    return ds[dim].values.astype("timedelta64[s]").astype(np.int64) / 3600.0
-
-
-def _units(ds: xr.Dataset, var: str) -> str:
-    if "units" in ds.coords:
-        u = str(ds["units"].sel(variable=var).values)
-        return u if u else "units of the data"
-    return "units of the data"
-
-
-def _region(ds: xr.Dataset, region: str) -> str:
-    """``region`` if the dataset has it, else its first region."""
-    regions = [str(r) for r in ds["region"].values]
-    return region if region in regions else regions[0]
-
-
-def _pick_leads(hours: np.ndarray, n: int = 3) -> list[int]:
-    """Up to ``n`` lead indices spread over the range, skipping t = 0 when there are others."""
-    start = 1 if hours.size > 1 and hours[0] == 0 else 0
-    cand = np.unique(np.linspace(start, hours.size - 1, n).round().astype(int))
-    return [int(c) for c in cand]
-
-
-def _save(fig: plt.Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
-    return path
+#: Earth's circumference 2πR in km: the wavelength of degree l is 2πR/(l + 1).
+_CIRCUMFERENCE_KM = 2.0 * np.pi * EARTH_RADIUS_KM
 
 
 def plot_scores_vs_lead(ds: xr.Dataset, path: Path) -> Path:
     """RMSE of the ensemble mean and spread, fair CRPS, and spread–skill ratio vs lead time, per region."""
     variables = list(ds["variable"].values)
-    hours = _hours(ds)
+    hours = lead_hours(ds)
     fig, axes = plt.subplots(len(variables), 3, figsize=(14, 3.3 * len(variables)), squeeze=False)
     for i, var in enumerate(variables):
-        units = _units(ds, var)
+        units = variable_units(ds, var)
         s = ds["scores"].sel(variable=var)
         for r, region in enumerate(ds["region"].values):
             c = REGION_COLORS[r % len(REGION_COLORS)]
@@ -96,7 +73,7 @@ def plot_scores_vs_lead(ds: xr.Dataset, path: Path) -> Path:
     axes[0, 2].legend(fontsize=7)
     fig.suptitle(f"Mean scores vs lead time (M = {ds.attrs.get('n_members')}, cos-latitude weighted)")
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def _coarsen_ranks(freq: np.ndarray, max_bars: int = 50) -> tuple[np.ndarray, np.ndarray, float]:
@@ -114,10 +91,10 @@ def _coarsen_ranks(freq: np.ndarray, max_bars: int = 50) -> tuple[np.ndarray, np
 
 def plot_rank_histograms(ds: xr.Dataset, path: Path, region: str = "global") -> Path:
     """Rank histograms (relative frequency × (M+1), flat = 1) at a few lead times, one row per variable."""
-    region = _region(ds, region)
+    region = pick_region(ds, region)
     variables = list(ds["variable"].values)
-    hours = _hours(ds)
-    leads = _pick_leads(hours)
+    hours = lead_hours(ds)
+    leads = pick_leads(hours)
     m = int(ds.attrs.get("n_members", ds.sizes["rank"] - 1))
     fig, axes = plt.subplots(
         len(variables), len(leads), figsize=(4.2 * len(leads), 3.0 * len(variables)), squeeze=False
@@ -136,7 +113,7 @@ def plot_rank_histograms(ds: xr.Dataset, path: Path, region: str = "global") -> 
     axes[0, 0].legend(fontsize=8)
     fig.suptitle("Rank histograms (U-shape: under-dispersive; dome: over-dispersive; slope: bias)")
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def _wavelength_axis(ax: plt.Axes) -> None:
@@ -161,8 +138,8 @@ def plot_spectra(ds: xr.Dataset, path: Path) -> Path:
     from matplotlib.ticker import FormatStrFormatter, NullFormatter
 
     variables = list(ds["variable"].values)
-    hours = _hours(ds)
-    leads = _pick_leads(hours)
+    hours = lead_hours(ds)
+    leads = pick_leads(hours)
     styles = {"members": "-", "ensemble_mean": "--", "truth": ":"}
     labels = {"members": "members (mean of member spectra)", "ensemble_mean": "ensemble mean", "truth": "truth"}
     fig, axes = plt.subplots(
@@ -172,7 +149,7 @@ def plot_spectra(ds: xr.Dataset, path: Path) -> Path:
     keep = degree >= 1
     for i, var in enumerate(variables):
         ax, rax = axes[0, i], axes[1, i]
-        units = _units(ds, var)
+        units = variable_units(ds, var)
         for j, lead in enumerate(leads):
             color = LEAD_COLORS[j % len(LEAD_COLORS)]
             spec = ds["power_spectrum"].sel(variable=var).isel(lead_time=lead)
@@ -203,33 +180,33 @@ def plot_spectra(ds: xr.Dataset, path: Path) -> Path:
     axes[0, 0].legend(handles=lead_handles + kind_handles, fontsize=7, loc="lower left")
     fig.suptitle("Spectra: members should match the truth; the ensemble mean loses small scales with lead time")
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def _degree_to_km(x: np.ndarray) -> np.ndarray:
     """Wavelength 2πR/(l+1) in km of degree l (for the secondary axis)."""
-    return 40030.0 / np.maximum(np.asarray(x, dtype=float) + 1.0, 1e-9)
+    return _CIRCUMFERENCE_KM / np.maximum(np.asarray(x, dtype=float) + 1.0, 1e-9)
 
 
 def _km_to_degree(w: np.ndarray) -> np.ndarray:
-    return 40030.0 / np.maximum(np.asarray(w, dtype=float), 1e-9) - 1.0
+    return _CIRCUMFERENCE_KM / np.maximum(np.asarray(w, dtype=float), 1e-9) - 1.0
 
 
 def _map_leads(ds: xr.Dataset) -> list[int]:
     """Lead-time indices of the map lead times (for reliability/ROC), falling back to a spread of leads."""
-    hours = _hours(ds)
+    hours = lead_hours(ds)
     if "map_lead_time" in ds.coords:
-        want = _hours(ds, "map_lead_time")
+        want = lead_hours(ds, "map_lead_time")
         return [int(np.argmin(np.abs(hours - h))) for h in want]
-    return _pick_leads(hours, 2)
+    return pick_leads(hours, 2)
 
 
 def plot_reliability(ds: xr.Dataset, path: Path, region: str = "global") -> Path:
     """Reliability diagrams for P(value > climatological percentile), per variable and percentile."""
-    region = _region(ds, region)
+    region = pick_region(ds, region)
     variables = list(ds["variable"].values)
     pcts = ds["percentile"].values
-    hours = _hours(ds)
+    hours = lead_hours(ds)
     leads = _map_leads(ds)
     fig, axes = plt.subplots(len(variables), len(pcts), figsize=(4.4 * len(pcts), 4.0 * len(variables)), squeeze=False)
     for i, var in enumerate(variables):
@@ -259,15 +236,15 @@ def plot_reliability(ds: xr.Dataset, path: Path, region: str = "global") -> Path
             ax.grid(alpha=0.3)
     fig.suptitle("Reliability diagrams (on the diagonal: reliable)")
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_roc(ds: xr.Dataset, path: Path, region: str = "global") -> Path:
     """ROC curves (POD vs POFD) with their area, per variable and percentile."""
-    region = _region(ds, region)
+    region = pick_region(ds, region)
     variables = list(ds["variable"].values)
     pcts = ds["percentile"].values
-    hours = _hours(ds)
+    hours = lead_hours(ds)
     leads = _map_leads(ds)
     fig, axes = plt.subplots(len(variables), len(pcts), figsize=(4.2 * len(pcts), 4.0 * len(variables)), squeeze=False)
     for i, var in enumerate(variables):
@@ -291,14 +268,14 @@ def plot_roc(ds: xr.Dataset, path: Path, region: str = "global") -> Path:
             ax.grid(alpha=0.3)
     fig.suptitle("ROC curves for exceeding climatological percentiles")
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_efi_maps(ds: xr.Dataset, path: Path, init_index: int = 0) -> Path:
     """EFI maps of one start date at the map lead times, one row per variable."""
     variables = list(ds["variable"].values)
     maps = ds["efi"].isel(init_time=init_index)
-    hours = _hours(ds, "map_lead_time")
+    hours = lead_hours(ds, "map_lead_time")
     init = np.datetime_as_string(ds["init_time"].values[init_index], unit="h")
     lon, lat = ds["lon"].values, ds["lat"].values
     fig, axes = plt.subplots(
@@ -328,13 +305,13 @@ def plot_efi_maps(ds: xr.Dataset, path: Path, init_index: int = 0) -> Path:
     if mesh is not None:
         fig.colorbar(mesh, ax=axes, shrink=0.9, label="EFI [1]  (+1: all members above the M-climate)")
     fig.suptitle("Extreme Forecast Index vs the model climate (M-climate)")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_best_member_maps(ds: xr.Dataset, path: Path) -> Path:
     """Mean absolute error of the best member at each grid point, at the map lead times."""
     variables = list(ds["variable"].values)
-    hours = _hours(ds, "map_lead_time")
+    hours = lead_hours(ds, "map_lead_time")
     lon, lat = ds["lon"].values, ds["lat"].values
     fig, axes = plt.subplots(
         len(variables),
@@ -344,7 +321,7 @@ def plot_best_member_maps(ds: xr.Dataset, path: Path) -> Path:
         layout="constrained",
     )
     for i, var in enumerate(variables):
-        units = _units(ds, var)
+        units = variable_units(ds, var)
         field = ds["best_member_error_map"].sel(variable=var)
         vmax = float(np.nanmax(field.values)) if np.isfinite(field.values).any() else 1.0
         for j, h in enumerate(hours):
@@ -357,14 +334,14 @@ def plot_best_member_maps(ds: xr.Dataset, path: Path) -> Path:
             ax.set_ylabel("latitude [°N]")
             fig.colorbar(mesh, ax=ax, label=f"[{units}]")
     fig.suptitle("Error of the best member at each grid point (mean over start dates)")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_outliers(ds: xr.Dataset, path: Path, region: str = "global") -> Path:
     """Outlier fraction vs lead time against 2/(M+1), and the histogram of the truth's σ-distance."""
-    region = _region(ds, region)
+    region = pick_region(ds, region)
     variables = list(ds["variable"].values)
-    hours = _hours(ds)
+    hours = lead_hours(ds)
     m = int(ds.attrs.get("n_members", 0))
     expected = float(ds.attrs.get("expected_outlier_fraction", np.nan))
     leads = _map_leads(ds)
@@ -400,7 +377,7 @@ def plot_outliers(ds: xr.Dataset, path: Path, region: str = "global") -> Path:
     axes[1].set_title(f"Truth's distance from the ensemble mean in σ, {region}")
     axes[1].legend(fontsize=7)
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def make_plots(ds: xr.Dataset, folder: Path) -> list[Path]:
