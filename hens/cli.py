@@ -252,7 +252,7 @@ def plan(
     Uses the same plan and sharding as generate and reads only checkpoint metadata (never the weights).
     """
     from hens.config import compose_config
-    from hens.ensemble.budget import budget_from_config, format_budget
+    from hens.inference.budget import budget_from_config, format_budget
 
     try:
         budget = budget_from_config(

@@ -1,15 +1,16 @@
-"""Shared fixtures: an isolated demo-truth cache and small, fast generate configurations."""
+"""Shared fixtures (the demo-truth cache) and the ``e2e`` marker.
+
+Helpers live in ``tests/helpers/`` (CLI runner and the small generate config, ERA5 and makani fixtures).
+Tests that run whole commands (``hens generate`` / ``diagnose`` end to end, mostly through the CLI) are marked
+``e2e``: ``pytest -m "not e2e"`` runs the fast part alone.
+"""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
@@ -19,32 +20,3 @@ def cache_dir(tmp_path_factory) -> Path:
     path = Path(existing) if existing else tmp_path_factory.mktemp("hens-cache")
     os.environ["HENS_CACHE_DIR"] = str(path)
     return path
-
-
-def hens_env(cache_dir: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env["HENS_CACHE_DIR"] = str(cache_dir)
-    env["OMP_NUM_THREADS"] = "1"
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
-def run_hens(args: list[str], cache_dir: Path, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
-    """Run the CLI in a real subprocess (``python -m hens``)."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "hens", *args], env=hens_env(cache_dir), capture_output=True, text=True, **kwargs
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"hens {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    return proc
-
-
-SMALL = [
-    "model.checkpoints=[demo_sfno_s0,demo_sfno_s1]",
-    "ensemble.n_perturbations=2",
-    "ensemble.batch_size=2",
-    "ensemble.n_steps=6",
-    "output.lead_chunk=4",
-    "threads=1",
-    "progress=false",
-]

@@ -11,9 +11,11 @@ import torch
 import xarray as xr
 
 from hens.models.makani_package import write_makani_package
-from tests.conftest import run_hens
-from tests.era5_fixtures import analytic, write_arco_fixture, write_wb2_fixture
-from tests.test_makani_sfno import CONFIG as MAKANI_CONFIG
+from tests.helpers.cli import run_hens
+from tests.helpers.era5 import analytic, write_arco_fixture, write_wb2_fixture
+from tests.helpers.makani import CONFIG as MAKANI_CONFIG
+
+pytestmark = pytest.mark.e2e
 
 H, W = 16, 32
 CHANNELS = ["u10m", "v10m", "t2m", "msl", "z500", "t850"]

@@ -18,7 +18,7 @@ import pytest
 from hens.config import compose_config, generate_spec
 from hens.errors import ConfigError, HensError
 from hens.slurm import render, split_arguments
-from tests.conftest import run_hens
+from tests.helpers.cli import run_hens
 
 DATE_PATH = 'output.path="/scratch/run_{date}.zarr"'
 

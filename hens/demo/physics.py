@@ -34,7 +34,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from hens.demo.world import DEMO_CHANNELS, DemoWorldSpec, _model
+from hens.demo.world import DEMO_CHANNELS, DemoWorldSpec, world_model
 from hens.errors import HensError
 
 STIRRING_MODES = ("independent", "none")
@@ -80,7 +80,7 @@ class PhysicsModel:
                 f"{', '.join(channels)}; use model.dynamics=network for other checkpoints"
             )
         self.world = world
-        self.solver, projector = _model(world)
+        self.solver, projector = world_model(world)
         try:
             self.solver_steps = self.solver.steps_per(timestep_hours)
         except ValueError as err:

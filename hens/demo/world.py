@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -130,7 +131,9 @@ class _Projector:
 
 
 @lru_cache(maxsize=4)
-def _model(spec: DemoWorldSpec):
+def world_model(spec: DemoWorldSpec) -> tuple[Any, Any]:
+    """The world's solver and the projector between its spectral state and the output grid (built once per spec;
+    shared by the truth and the physics-ensemble baseline, :mod:`hens.demo.physics`)."""
     from hens.demo.solver import ForcedShallowWater
 
     solver = ForcedShallowWater(**spec.solver_kwargs())
@@ -143,7 +146,7 @@ def spin_up(spec: DemoWorldSpec) -> torch.Tensor:
         with np.load(SHIPPED_EPOCH_STATE) as shipped:
             if str(shipped["fingerprint"]) == spec.fingerprint():
                 return torch.from_numpy(shipped["state"])
-    solver, _ = _model(spec)
+    solver, _ = world_model(spec)
     state = solver.initial_state(spec.seed)
     n = spec.spin_up_days * 24 // spec.sample_hours
     with _one_thread():
@@ -199,7 +202,7 @@ def _block(spec: DemoWorldSpec, index: int) -> np.ndarray:
         with np.load(path) as cached:
             return cached["samples"]
     state = spin_up(spec) if index == 0 else _end_state(spec, index - 1)
-    solver, project = _model(spec)
+    solver, project = world_model(spec)
     index0 = index * spec.samples_per_block
     samples = []
     with torch.no_grad(), _one_thread():

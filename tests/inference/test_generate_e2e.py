@@ -12,9 +12,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import xarray as xr
 
-from tests.conftest import SMALL, hens_env, run_hens
+from tests.helpers.cli import SMALL, hens_env, run_hens
+
+pytestmark = pytest.mark.e2e  # every test here runs `hens generate` end to end
 
 DIMS = ("init_time", "member", "lead_time", "lat", "lon")
 

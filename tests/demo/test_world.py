@@ -17,6 +17,7 @@ SPEC = DemoWorldSpec()
 T0 = np.datetime64("2000-01-06T00:00", "ns")
 
 
+@pytest.mark.e2e
 def test_truth_is_deterministic_and_cache_equals_fresh(cache_dir, tmp_path, monkeypatch):
     times = T0 + np.arange(0, 40, 3) * np.timedelta64(6, "h")
     cached = truth_states(SPEC, times)  # from the session cache (computed there if needed)

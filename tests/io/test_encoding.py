@@ -293,9 +293,10 @@ def test_store_layout_refuses_float16_overflow_and_unknown_keepbits(tmp_path):
         writer.write_block("foo", 0, slice(0, 2), slice(0, 2), _fields(0) * 2)
 
 
+@pytest.mark.e2e
 def test_generate_with_bit_rounding_and_member_regenerated_alone(tmp_path, cache_dir):
     """End to end: the store records the encoding, values carry keepbits, and `hens member` gives the same bits."""
-    from tests.conftest import SMALL, run_hens
+    from tests.helpers.cli import SMALL, run_hens
 
     out = tmp_path / "rounded.zarr"
     encoding = ["output.keepbits=9", "output.keepbits_by_variable={u500: null}", "output.compressor=blosc"]

@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from era5_fixtures import (  # noqa: E402
-    FULL37_LEVELS,
-    analytic,
-    store_bytes,
-    write_arco_fixture,
-    write_hens_fixture,
-    write_wb2_fixture,
-)
-
-from hens.config import ICSpec  # noqa: E402
-from hens.data.channels import channel_name, parse_channel  # noqa: E402
-from hens.data.era5 import (  # noqa: E402
+from hens.config import ICSpec
+from hens.data.channels import channel_name, parse_channel
+from hens.data.era5 import (
     G0,
     Era5Source,
     available_channels,
@@ -31,9 +19,17 @@ from hens.data.era5 import (  # noqa: E402
     era5_verification_dataset,
     open_era5_zarr,
 )
-from hens.data.sources import build_source  # noqa: E402
-from hens.diagnostics.verification.truth import align_verification, open_verification  # noqa: E402
-from hens.errors import ConfigError, HensError  # noqa: E402
+from hens.data.sources import build_source
+from hens.diagnostics.verification.truth import align_verification, open_verification
+from hens.errors import ConfigError, HensError
+from tests.helpers.era5 import (
+    FULL37_LEVELS,
+    analytic,
+    store_bytes,
+    write_arco_fixture,
+    write_hens_fixture,
+    write_wb2_fixture,
+)
 
 TIMES = (np.datetime64("2021-03-01T00:00", "ns") + np.arange(6) * np.timedelta64(6, "h")).astype("datetime64[ns]")
 #: Channels both public layouts have (WB2 lacks 100 m winds, ARCO lacks relative humidity).

@@ -12,7 +12,7 @@ import xarray as xr
 from hens.demo.physics import PhysicsModel, PhysicsRollout, member_stirring_generator
 from hens.demo.world import DEMO_CHANNELS, DemoWorldSpec, _model, spin_up
 from hens.errors import HensError
-from tests.conftest import SMALL, run_hens
+from tests.helpers.cli import SMALL, run_hens
 
 T0 = np.datetime64("2000-01-06T00:00", "ns")
 
@@ -80,6 +80,7 @@ def test_bad_physics_options_are_errors():
         PhysicsModel(DemoWorldSpec(), DEMO_CHANNELS, 0.1)
 
 
+@pytest.mark.e2e
 def test_physics_store_side_by_side_with_the_ml_store(tmp_path, cache_dir):
     small = [o for o in SMALL if not o.startswith("ensemble.n_steps")] + [
         "ensemble.n_steps=4",
@@ -134,6 +135,7 @@ def test_physics_store_side_by_side_with_the_ml_store(tmp_path, cache_dir):
     assert json.loads(main_scores.attrs["excluded_members"]) == {}
 
 
+@pytest.mark.e2e
 def test_baseline_errors(tmp_path, cache_dir):
     small = [o for o in SMALL if not o.startswith("ensemble.n_steps")] + [
         "ensemble.n_steps=2",

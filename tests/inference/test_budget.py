@@ -1,4 +1,4 @@
-"""`hens plan` and :mod:`hens.ensemble.budget`: members, work per rank, bytes and GPU-hours before a run."""
+"""`hens plan` and :mod:`hens.inference.budget`: members, work per rank, bytes and GPU-hours before a run."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from hens.config import compose_config
-from hens.ensemble.budget import (
+from hens.ensemble.plan import EnsembleLayout, plan_work, shard_all
+from hens.errors import ConfigError
+from hens.inference.budget import (
     DEFAULT_MEMBER_STEPS_PER_SECOND,
     budget_from_config,
     compute_budget,
@@ -19,10 +21,8 @@ from hens.ensemble.budget import (
     item_breeding_steps,
     rank_loads,
 )
-from hens.ensemble.plan import EnsembleLayout, plan_work, shard_all
-from hens.errors import ConfigError
 from hens.perturb.bred_vectors import breed
-from tests.conftest import SMALL, run_hens
+from tests.helpers.cli import SMALL, run_hens
 
 
 def _small_budget(**kw):
@@ -150,6 +150,7 @@ def test_budget_from_config_reads_no_weights(monkeypatch, cache_dir):
     assert slurm.ranks_per_job == 8 and slurm.time_limit == "01:30:00"
 
 
+@pytest.mark.e2e
 def test_plan_cli_on_the_demo_config(cache_dir):
     text = run_hens(["plan"], cache_dir).stdout
     args = ["plan", "--json", "--ranks", "3", "--member-steps-per-second", "100"]
@@ -163,6 +164,7 @@ def test_plan_cli_on_the_demo_config(cache_dir):
     assert data["load"]["items"][1] - data["load"]["items"][0] <= 1
 
 
+@pytest.mark.e2e
 def test_plan_cli_selections_and_errors(cache_dir):
     data = json.loads(
         run_hens(
@@ -185,6 +187,7 @@ def test_plan_cli_selections_and_errors(cache_dir):
     assert proc.returncode == 2 and "nope" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.e2e
 def test_plan_matches_what_generate_reports(tmp_path, cache_dir):
     """The planned rollout member-steps are the ones `hens generate` counts (no store written)."""
     plan = json.loads(run_hens(["plan", "--json", *SMALL], cache_dir).stdout)

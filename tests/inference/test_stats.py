@@ -9,7 +9,7 @@ import xarray as xr
 
 from hens.errors import HensError
 from hens.inference.stats import StatsAccumulator, Thresholds, finalize, merge, merge_partials
-from tests.conftest import SMALL, run_hens
+from tests.helpers.cli import SMALL, run_hens
 
 L, V, H, W = 3, 2, 4, 5
 THRESHOLDS = Thresholds(((0, 0.5), (1, -0.2), (1, 1.0)))
@@ -102,6 +102,7 @@ def test_partials_must_cover_every_item_exactly_once(tmp_path, members):
         merge_partials([pa, b.save(tmp_path)], ["i00000-m000000"])
 
 
+@pytest.mark.e2e
 def test_cli_statistics_equal_statistics_of_the_stored_members(tmp_path, cache_dir):
     full, subset = tmp_path / "full.zarr", tmp_path / "subset.zarr"
     stats = [
@@ -133,6 +134,7 @@ def test_cli_statistics_equal_statistics_of_the_stored_members(tmp_path, cache_d
         np.testing.assert_allclose(sub[name].values, ds[name].values, rtol=1e-6, err_msg=name)
 
 
+@pytest.mark.e2e
 def test_statistics_only_store_and_config_errors(tmp_path, cache_dir):
     only = tmp_path / "only.zarr"
     run_hens(
@@ -167,6 +169,7 @@ def test_choose_batch_size_is_the_largest_fitting_divisor():
         choose_batch_size(256, est, 4 * GIB, cap=64)
 
 
+@pytest.mark.e2e
 def test_auto_batch_size_from_memory_and_resume_keeps_it(tmp_path, cache_dir):
     import zarr
 
