@@ -10,7 +10,7 @@ import torch
 import xarray as xr
 
 from hens.demo.physics import PhysicsModel, PhysicsRollout, member_stirring_generator
-from hens.demo.world import DEMO_CHANNELS, DemoWorldSpec, _model, spin_up
+from hens.demo.world import DEMO_CHANNELS, DemoWorldSpec, spin_up, world_model
 from hens.errors import HensError
 from tests.helpers.cli import SMALL, run_hens
 
@@ -20,7 +20,7 @@ T0 = np.datetime64("2000-01-06T00:00", "ns")
 @pytest.fixture(scope="module")
 def world_state():
     spec = DemoWorldSpec()
-    solver, project = _model(spec)
+    solver, project = world_model(spec)
     return spec, spin_up(spec), project
 
 
