@@ -30,10 +30,10 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from hens.config import LauncherSpec
 from hens.errors import ConfigError, HensError
 
 TARGETS = ("generate", "diagnose")
-LAUNCHES = ("srun", "torchrun")
 SBATCH_MISSING = "sbatch not found on PATH; run on a SLURM login node or use 'hens slurm render --out job.sh'"
 
 
@@ -66,23 +66,7 @@ def _is_launcher(override: str) -> bool:
     return override.lstrip("+~").startswith(("launcher.", "launcher="))
 
 
-def _positive_int(launcher: DictConfig, key: str, prefix: str = "launcher", minimum: int = 1) -> int:
-    value = launcher.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{prefix}.{key}={value!r} must be an integer ≥ {minimum}")
-    return value
-
-
-def _lines(launcher: DictConfig, key: str) -> list[str]:
-    value = launcher.get(key)
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    return [str(line) for line in OmegaConf.to_container(value)]
-
-
-def _sbatch_lines(options: dict[str, object], extra: list[str]) -> str:
+def _sbatch_lines(options: dict[str, object], extra: tuple[str, ...]) -> str:
     lines = [f"#SBATCH --{name}={value}" for name, value in options.items() if value not in (None, "")]
     lines += [f"#SBATCH {opt if opt.startswith('-') else '--' + opt}" for opt in extra]
     return "\n".join(lines)
@@ -98,23 +82,12 @@ def render_generate(cfg: DictConfig, overrides: list[str]) -> str:
     ``cfg`` is the generate config composed with ``launcher=slurm`` and ``overrides``; launcher overrides are
     dropped from the run's command line (they only shape the script).
     """
-    launcher = cfg.launcher
-    nodes = _positive_int(launcher, "nodes")
-    gpus = _positive_int(launcher, "gpus_per_node")
-    cpus = _positive_int(launcher, "cpus_per_task")
-    if not launcher.get("time"):
-        raise ConfigError("launcher.time is required; set the job's time limit, e.g. launcher.time=01:30:00")
-    launch = str(launcher.get("launch") or "srun")
-    if launch not in LAUNCHES:
-        raise ConfigError(f"launcher.launch={launch!r} must be one of {', '.join(LAUNCHES)}")
+    launcher = LauncherSpec.from_config(cfg, "launcher")  # the schema validates every launcher key
+    nodes, gpus, cpus, launch = launcher.nodes, launcher.gpus_per_node, launcher.cpus_per_task, launcher.launch
     run_overrides = [o for o in overrides if not _is_launcher(o)]
-    options: dict[str, object] = {
-        "account": launcher.get("account"),
-        "partition": launcher.get("partition"),
-        "mem": launcher.get("mem"),
-    }
+    options: dict[str, object] = {"account": launcher.account, "partition": launcher.partition, "mem": launcher.mem}
     date_note = ""
-    if launcher.get("array_over_dates"):
+    if launcher.array_over_dates:
         dates = OmegaConf.select(cfg, "ic.start_dates", default=None)
         dates = [dates] if isinstance(dates, str) else list(dates or [])
         if not dates:
@@ -125,9 +98,7 @@ def render_generate(cfg: DictConfig, overrides: list[str]) -> str:
                 f"launcher.array_over_dates=true writes one store per start date, but output.path={path} has no "
                 "{date}; set e.g. 'output.path=\"/scratch/hens_{date}.zarr\"'"
             )
-        parallel = launcher.get("array_parallel")
-        if parallel is not None:
-            parallel = _positive_int(launcher, "array_parallel")
+        parallel = launcher.array_parallel
         options["array"] = f"0-{len(dates) - 1}" + (f"%{parallel}" if parallel else "")
         # Pin the dates the array was sized for, so later edits of the config files cannot shift the indices.
         pinned = "ic.start_dates=[" + ",".join(f'"{d}"' for d in dates) + "]"
@@ -138,7 +109,7 @@ def render_generate(cfg: DictConfig, overrides: list[str]) -> str:
             f"({path})."
         )
     hens_cmd = f"hens generate {_quote(run_overrides)}".rstrip()
-    if launcher.get("array_over_dates"):
+    if launcher.array_over_dates:
         hens_cmd += ' "++ic.date_index=${SLURM_ARRAY_TASK_ID}"'
     if launch == "srun":
         tasks_per_node, cpus_per_task = gpus, cpus
@@ -155,7 +126,7 @@ def render_generate(cfg: DictConfig, overrides: list[str]) -> str:
         note = f"one torchrun per node starts one process per GPU ({nodes} × {gpus} = {nodes * gpus} ranks)"
     text = (template_dir() / "generate.sbatch").read_text()
     return text.format(
-        job_name=launcher.get("job_name") or "hens-generate",
+        job_name=launcher.job_name,
         nodes=nodes,
         tasks_per_node=tasks_per_node,
         gpus_per_node=gpus,
@@ -163,8 +134,8 @@ def render_generate(cfg: DictConfig, overrides: list[str]) -> str:
         omp_threads=cpus,
         time=launcher.time,
         launch_note=note,
-        sbatch_lines=_sbatch_lines(options, _lines(launcher, "extra_sbatch")),
-        setup="\n".join(_lines(launcher, "setup")),
+        sbatch_lines=_sbatch_lines(options, launcher.extra_sbatch),
+        setup="\n".join(launcher.setup),
         date_note=date_note,
         launch=command,
     )
@@ -184,21 +155,18 @@ def _check_jobqueue(diagnose_cfg: DictConfig) -> bool:
     return True
 
 
-def render_diagnose(launcher: DictConfig, diagnose_cfg: DictConfig, store: str, overrides: list[str]) -> str:
+def render_diagnose(launcher: LauncherSpec, diagnose_cfg: DictConfig, store: str, overrides: list[str]) -> str:
     """The sbatch script that runs `hens diagnose STORE overrides` on one node (``launcher.diagnose.*`` keys)."""
-    job = launcher.get("diagnose") or OmegaConf.create({})
-    cpus = _positive_int(job, "cpus_per_task", "launcher.diagnose")
-    gpus = job.get("gpus") or 0
-    if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 0:
-        raise ConfigError(f"launcher.diagnose.gpus={gpus!r} must be an integer ≥ 0")
+    job = launcher.diagnose
+    cpus, gpus = job.cpus_per_task, job.gpus
     jobqueue = _check_jobqueue(diagnose_cfg)
     run_overrides = [o for o in overrides if not _is_launcher(o)]
     if not jobqueue and not any(o.lstrip("+").startswith("diagnose.dask.n_workers=") for o in run_overrides):
         run_overrides.append("diagnose.dask.n_workers=${SLURM_CPUS_PER_TASK}")
     options: dict[str, object] = {
-        "account": launcher.get("account"),
-        "partition": job.get("partition") or launcher.get("partition"),
-        "mem": job.get("mem"),
+        "account": launcher.account,
+        "partition": job.partition or launcher.partition,
+        "mem": job.mem,
         "gpus-per-node": gpus or None,
     }
     note = (
@@ -212,11 +180,11 @@ def render_diagnose(launcher: DictConfig, diagnose_cfg: DictConfig, store: str, 
     )
     text = (template_dir() / "diagnose.sbatch").read_text()
     return text.format(
-        job_name=job.get("job_name") or "hens-diagnose",
+        job_name=job.job_name,
         cpus_per_task=cpus,
-        time=job.get("time") or launcher.time,
-        sbatch_lines=_sbatch_lines(options, _lines(launcher, "extra_sbatch")),
-        setup="\n".join(_lines(launcher, "setup")),
+        time=job.time,
+        sbatch_lines=_sbatch_lines(options, launcher.extra_sbatch),
+        setup="\n".join(launcher.setup),
         dask_note=note,
         store=shlex.quote(store),
         overrides=args,
@@ -229,7 +197,7 @@ def _validate_generate(cfg: DictConfig) -> None:
 
     from hens.config import generate_spec
 
-    if cfg.launcher.get("array_over_dates"):
+    if OmegaConf.select(cfg, "launcher.array_over_dates", default=False):
         cfg = cfg.copy()
         with open_dict(cfg):
             cfg.ic.date_index = 0
@@ -247,7 +215,7 @@ def render(args: list[str]) -> tuple[str, str]:
         script = render_generate(cfg, overrides)
         _validate_generate(cfg)
         return target, script
-    launcher = compose_config("generate", ["launcher=slurm", *launcher_overrides]).launcher
+    launcher = LauncherSpec.from_config(compose_config("generate", ["launcher=slurm", *launcher_overrides]), "launcher")
     diagnose_cfg = compose_config("diagnose", [o for o in overrides if not _is_launcher(o)])
     return target, render_diagnose(launcher, diagnose_cfg, str(store), overrides)
 

@@ -312,20 +312,16 @@ def format_budget(b: Budget) -> str:
     return "\n".join(lines)
 
 
-def _compression_note(cfg: Any) -> str | None:
-    """The output's compression settings (``output.compressor``, ``compression_level``, ``keepbits``) as text,
-    or None when the store is written uncompressed."""
-    from omegaconf import OmegaConf
-
+def _compression_note(output: Any) -> str | None:
+    """The output's compression settings (an :class:`~hens.config.OutputSpec`: compressor, level, keepbits) as
+    text, or None when the store is written uncompressed."""
     parts = []
-    compressor = OmegaConf.select(cfg, "output.compressor", default=None)
-    if compressor not in (None, "none"):
-        level = OmegaConf.select(cfg, "output.compression_level", default=None)
-        parts.append(f"output.compressor={compressor}" + (f" (level {level})" if level is not None else ""))
-    keepbits = OmegaConf.select(cfg, "output.keepbits", default=None)
-    if keepbits is not None:
-        parts.append(f"output.keepbits={keepbits}")
-    if OmegaConf.select(cfg, "output.keepbits_by_variable", default=None):
+    if output.compressor not in (None, "none"):
+        level = output.compression_level
+        parts.append(f"output.compressor={output.compressor}" + (f" (level {level})" if level is not None else ""))
+    if output.keepbits is not None:
+        parts.append(f"output.keepbits={output.keepbits}")
+    if output.keepbits_by_variable:
         parts.append("output.keepbits_by_variable")
     return ", ".join(parts) or None
 
@@ -349,15 +345,15 @@ def budget_from_config(cfg: Any, *, ranks: int | None = None, member_steps_per_s
         cfg = cfg.copy()
         OmegaConf.update(cfg, "output.path", path.replace("{date}", "DATE"))
     spec = generate_spec(cfg)
-    nodes = OmegaConf.select(cfg, "launcher.nodes", default=None)
-    gpus = OmegaConf.select(cfg, "launcher.gpus_per_node", default=None)
+    launcher = spec.launcher
+    batch_job = OmegaConf.select(cfg, "launcher.nodes", default=None) is not None  # launcher=slurm sets the job
     if ranks is None:
-        ranks = nodes * gpus if isinstance(nodes, int) and isinstance(gpus, int) else 1
+        ranks = launcher.nodes * launcher.gpus_per_node if batch_job else 1
     if ranks < 1:
         raise ConfigError(f"--ranks {ranks} must be a positive integer")
     source = "--member-steps-per-second"
     if member_steps_per_second is None:
-        member_steps_per_second = OmegaConf.select(cfg, "launcher.member_steps_per_second", default=None)
+        member_steps_per_second = launcher.member_steps_per_second
         source = "launcher.member_steps_per_second"
     if member_steps_per_second is None:
         member_steps_per_second, source = DEFAULT_MEMBER_STEPS_PER_SECOND, DEFAULT_RATE_SOURCE
@@ -367,7 +363,7 @@ def budget_from_config(cfg: Any, *, ranks: int | None = None, member_steps_per_s
         rate = 0.0
     if not rate > 0:  # also rejects NaN
         raise ConfigError(f"{source}={member_steps_per_second!r} must be a number > 0 (member-steps/s per GPU)")
-    time_limit = OmegaConf.select(cfg, "launcher.time", default=None)
+    time_limit = launcher.time if batch_job else None
     packages = resolve_packages(spec.model.checkpoint_dir, spec.model.checkpoints)  # metadata only
     channels = packages[0].channels
     variables = tuple(spec.output.variables or channels)
@@ -385,10 +381,10 @@ def budget_from_config(cfg: Any, *, ranks: int | None = None, member_steps_per_s
         dtype=spec.output.dtype,
         ranks=int(ranks),
         member_steps_per_second=rate,
-        array_over_dates=bool(OmegaConf.select(cfg, "launcher.array_over_dates", default=False)),
-        compression=_compression_note(cfg),
+        array_over_dates=launcher.array_over_dates and batch_job,
+        compression=_compression_note(spec.output),
         rate_source=source,
-        time_limit=str(time_limit) if time_limit is not None else None,
+        time_limit=time_limit,
     )
 
 
