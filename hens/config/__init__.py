@@ -15,7 +15,6 @@ from hens.config.compose import compose_config, config_dir, resolved_yaml
 from hens.config.diagnose import ClimatologySpec, DaskSpec, DiagnoseSpec, ExtremesSpec, diagnose_spec
 from hens.config.generate import (
     DATE_PLACEHOLDER,
-    DYNAMICS,
     IC_SOURCES,
     PRECISIONS,
     SUPPORTED_DTYPES,
@@ -37,7 +36,6 @@ from hens.config.generate import (
 
 __all__ = [
     "DATE_PLACEHOLDER",
-    "DYNAMICS",
     "IC_SOURCES",
     "PRECISIONS",
     "SUPPORTED_DTYPES",

@@ -37,12 +37,12 @@ from hens.data.channels import LAYOUTS
 from hens.ensemble.plan import CONTROL_LAYOUTS
 from hens.errors import ConfigError
 from hens.io.encoding import STORAGE_DTYPES, EncodingSpec
+from hens.models.dynamics import get_dynamics
 from hens.perturb.bred_vectors import BREEDING_TIMES
 from hens.perturb.rescaling import RESCALINGS
 
 __all__ = [
     "DATE_PLACEHOLDER",
-    "DYNAMICS",
     "IC_SOURCES",
     "LAUNCHES",
     "PRECISIONS",
@@ -63,7 +63,6 @@ __all__ = [
     "select_date",
 ]
 
-DYNAMICS = ("network", "demo_physics")
 PHYSICS_STIRRING = ("independent", "none")
 IC_SOURCES = ("demo", "era5")
 PRECISIONS = ("fp32", "tf32", "bf16")
@@ -85,13 +84,20 @@ class ModelSpec(Group):
         _NAMES, "Package folder names to use, in order; null = every package there, sorted.", default=None, null=None
     )
     dynamics: str = setting(
-        Choice(DYNAMICS), "network = the checkpoints; demo_physics = the demo world's own solver.", default="network"
+        Text(),
+        "A name in the dynamics registry (hens.models.dynamics): network = the checkpoints; demo_physics = the demo "
+        "world's own solver.",
+        default="network"
     )
     physics_stirring: str = setting(
         Choice(PHYSICS_STIRRING),
         "demo_physics only: independent stochastic stirring per member, or none (deterministic).",
         default="independent",
     )
+
+    def check(self) -> None:
+        """``model.dynamics`` names registered dynamics (the registry is the one list of them)."""
+        get_dynamics(self.dynamics)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from hens.errors import HensError
+from hens.errors import ConfigError, HensError
 from hens.models.forecaster import Forecaster
 from hens.models.providers import load_providers
 
@@ -85,7 +85,7 @@ def get_dynamics(name: str) -> Dynamics:
     if name not in _REGISTRY:
         load_providers()
     if name not in _REGISTRY:
-        raise HensError(f"model.dynamics={name!r} is not one of {', '.join(sorted(_REGISTRY))}")
+        raise ConfigError(f"model.dynamics={name!r} is not one of {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]
 
 
