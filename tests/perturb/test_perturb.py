@@ -26,18 +26,7 @@ from hens.perturb import (
     rescaling_factor,
     seed_perturbation,
 )
-
-F64 = torch.float64
-B = 20.25
-
-
-def lat_grid(nlat: int) -> np.ndarray:
-    return np.linspace(90.0, -90.0, nlat)
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
+from tests.helpers.sphere import F64, B, gen, lat_grid
 
 # ----------------------------------------------------------------------------------------------------------
 # independent numpy references

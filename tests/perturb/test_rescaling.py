@@ -17,17 +17,7 @@ from hens.perturb import (
     hens_norm_profile,
     rescale,
 )
-
-F64 = torch.float64
-B = 20.25
-
-
-def lat_grid(nlat: int) -> np.ndarray:
-    return np.linspace(90.0, -90.0, nlat)
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+from tests.helpers.sphere import F64, B, gen, lat_grid
 
 
 def ref_hens_norm_profile(delta: np.ndarray, b: float = B) -> np.ndarray:
