@@ -75,6 +75,8 @@ def _run(spec: GenerateSpec, ctx: DistContext, device: torch.device) -> Generate
     spec = resolve_batch_size(spec, setup, ctx, device)
     items = plan_work(setup.layout, len(spec.ic.start_dates), spec.ensemble.batch_size)
     store_path, finished = _open_store(spec, setup, ctx, len(items))
+    if ctx.is_main:  # after the store checks, so a refused run prints its one error line alone
+        setup.initial.warn_unresolved_noise(len(setup.packages[0].lon))
     barrier(ctx)  # every rank has read the same manifest before anyone adds to it
     mine = shard([it for it in items if it.key not in finished], ctx.rank, ctx.world_size)
     result = GenerateResult(store=store_path, items_skipped=len(finished))

@@ -92,7 +92,6 @@ def setup_run(spec: GenerateSpec, device: torch.device) -> RunSetup:
         device=device,
     )
     options = {"seed": spec.seed, "physics_stirring": spec.model.physics_stirring, "demo_world": spec.ic.demo_world}
-    initial.warn_unresolved_noise(len(packages[0].lon))
     return RunSetup(packages, variables, var_index, layout, initial, source_info, run_fingerprint, dynamics, options)
 
 
