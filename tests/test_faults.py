@@ -158,7 +158,7 @@ def test_unfinished_store_is_not_generated_rather_than_non_finite(tmp_path, cach
     store = tmp_path / "half.zarr"
     shutil.copytree(clean, store)
     done = sorted((store / ".hens" / "done").glob("*.json"))
-    for record in done[: len(done) // 2]:  # as if the run had stopped half way (its chunks stay: harmless)
+    for record in done[1::2]:  # as if the run had stopped half way (its chunks stay: harmless)
         record.unlink()
     assert run_hens(["verify", str(store)], cache_dir, check=False).returncode == 1
     _one_error_line(run_hens(["diagnose", str(store), "progress=false"], cache_dir, check=False), "not finished")
