@@ -7,13 +7,14 @@ and no traceback; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hens.errors import HensError
+from hens.errors import HensError, Interrupted, os_error_line
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -39,12 +40,23 @@ Overrides = Annotated[
 ]
 
 
+OverwriteOption = Annotated[
+    bool, typer.Option("--overwrite", help="Replace the output if it exists (otherwise: refused, nothing changed).")
+]
 ShowConfig = Annotated[bool, typer.Option("--cfg", help="Print the resolved config and exit.")]
 
 
 def _fail(err: HensError) -> None:
     typer.echo(f"hens: error: {err}", err=True)
     raise typer.Exit(code=2)
+
+
+def _interrupted(stop: BaseException, saved: str) -> None:
+    """One line for a run stopped by SIGINT (exit 130) or SIGTERM (exit 143): what is saved and what to do."""
+    signum = stop.signum if isinstance(stop, Interrupted) else signal.SIGINT
+    name = signal.Signals(signum).name
+    typer.echo(f"hens: interrupted by {name}: {saved}", err=True)
+    raise typer.Exit(code=128 + int(signum))
 
 
 def _show_config(composed: DictConfig) -> None:
@@ -55,23 +67,42 @@ def _show_config(composed: DictConfig) -> None:
 
 
 @app.command(context_settings={"allow_extra_args": False})
-def generate(overrides: Overrides = None, cfg: ShowConfig = False) -> None:
+def generate(
+    overrides: Overrides = None,
+    cfg: ShowConfig = False,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="On resume, check finished chunks by CRC32C (= output.verify=true).")
+    ] = False,
+) -> None:
     """Roll out every member (checkpoint × bred vector × sign) for every start date into a Zarr store.
 
     Runs on one process, or on many under torchrun / srun (each rank owns whole chunks). Re-running the same
-    command resumes an interrupted run; the store is identical to an uninterrupted one.
+    command resumes an interrupted run (SIGINT, SIGTERM, kill -9, a full disk); the store is identical to an
+    uninterrupted one. A resume first checks every finished chunk against the manifest (sizes; CRC32C with
+    --verify) and recomputes the damaged ones. One run per store: a second `hens generate` on the same
+    output.path exits with an error (lock file .<store name>.hens-lock beside the store).
     """
     from hens.config import compose_config, generate_spec
 
     try:
-        composed = compose_config("generate", overrides or [])
+        composed = compose_config("generate", [*(overrides or []), *(["output.verify=true"] if verify else [])])
         if cfg:
             _show_config(composed)
             return
         spec = generate_spec(composed)
         from hens.inference.generate import run_generate
 
-        result = run_generate(spec)
+        try:
+            result = run_generate(spec)
+        except (KeyboardInterrupt, Interrupted) as stop:
+            where = spec.output.path if spec.output.write else None
+            _interrupted(
+                stop,
+                f"finished chunks are saved in {where}; re-run the same command to resume"
+                if where
+                else "nothing was written (output.write=false)",
+            )
+            return
     except HensError as err:
         _fail(err)
         return
@@ -94,25 +125,60 @@ def generate(overrides: Overrides = None, cfg: ShowConfig = False) -> None:
 def member(
     init_time: Annotated[str, typer.Option(help="Start date of the member (ISO 8601), one of ic.start_dates.")],
     index: Annotated[int, typer.Option("--member", help="Member index within that start date.")],
-    out: Annotated[Path, typer.Option(help="Output file (.nc or .zarr) for the member's forecast.")],
+    out: Annotated[Path, typer.Option(help="Output file (.nc or .zarr) for the member's forecast; must not exist.")],
     overrides: Overrides = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Regenerate one member alone, bit-identical to the same member of a full run with the same config."""
     from hens.config import compose_config, generate_spec
+    from hens.io.safe_write import check_target, write_atomic
 
     try:
+        check_target(out, overwrite)  # before the work, not after it
         spec = generate_spec(compose_config("generate", overrides or []))
         from hens.inference.single import regenerate_member
 
         ds = regenerate_member(spec, init_time, index)
-        if out.suffix == ".zarr":
-            ds.to_zarr(out, mode="w", zarr_format=3, consolidated=False)
-        else:
-            ds.to_netcdf(out)
+        write_atomic(out, lambda tmp: _write_dataset(ds, tmp, out.suffix), overwrite)
     except HensError as err:
         _fail(err)
         return
     typer.echo(f"hens member: member {index} of {init_time} → {out}", err=True)
+
+
+def _write_dataset(ds: object, path: Path, suffix: str) -> None:
+    """A dataset to ``path`` as Zarr v3 (``suffix`` .zarr) or NetCDF (anything else)."""
+    if suffix == ".zarr":
+        ds.to_zarr(path, mode="w-", zarr_format=3, consolidated=False)
+    else:
+        ds.to_netcdf(path)
+
+
+@app.command()
+def verify(
+    store: Annotated[Path, typer.Argument(help="A store written by hens generate.")],
+    quick: Annotated[bool, typer.Option("--quick", help="Compare sizes only (no CRC32C; reads no chunk).")] = False,
+) -> None:
+    """Check every chunk of a store against the manifest: missing, truncated and altered chunks (CRC32C).
+
+    Exit 0 when every recorded chunk is as written and the run is finished, 1 when chunks are damaged or not
+    generated yet (listed), 2 when STORE is not a hens store. Repair: re-run the same `hens generate` with
+    output.verify=true; it recomputes exactly the damaged work items.
+    """
+    from hens.io.integrity import describe_report, verify_store
+    from hens.io.manifest import Manifest
+
+    try:
+        if Manifest(store).read_run() is None:
+            raise HensError(f"{store} has no .hens/run.json: not a store written by hens generate")
+        report = verify_store(store, full=not quick)
+    except HensError as err:
+        _fail(err)
+        return
+    for line in describe_report(store, report, full=not quick):
+        typer.echo(line)
+    if not report.ok:
+        raise typer.Exit(code=1)
 
 
 @app.command()
@@ -155,15 +221,19 @@ def demo_info() -> None:
 def demo_truth(
     start: Annotated[str, typer.Option(help="First time (ISO 8601).")] = "2000-01-01T00:00",
     end: Annotated[str, typer.Option(help="Last time (ISO 8601).")] = "2000-04-01T00:00",
-    out: Annotated[Path | None, typer.Option(help="Also write the truth to this Zarr store.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the truth to this Zarr store (must not exist).")] = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """(Re)generate the demo world's shallow-water truth between two times (cached for later runs)."""
     from hens.demo.world import DemoWorldSpec, truth_dataset
+    from hens.io.safe_write import check_target, write_atomic
 
     try:
+        if out is not None:
+            check_target(out, overwrite)
         ds = truth_dataset(DemoWorldSpec(), start, end)
         if out is not None:
-            ds.to_zarr(out, mode="w", zarr_format=3, consolidated=False)
+            write_atomic(out, lambda tmp: _write_dataset(ds, tmp, ".zarr"), overwrite)
     except HensError as err:
         _fail(err)
         return
@@ -184,6 +254,7 @@ SlurmArgs = Annotated[
 def slurm_render(
     args: SlurmArgs = None,
     out: Annotated[Path | None, typer.Option(help="Write the script here instead of printing it.")] = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Print (or --out FILE) a ready sbatch script for `hens generate` or `hens diagnose STORE` (launcher=slurm).
 
@@ -195,7 +266,9 @@ def slurm_render(
     try:
         _, script = render(args or [])
         if out is not None:
-            out.write_text(script)
+            from hens.io.safe_write import write_text_atomic
+
+            write_text_atomic(out, script, overwrite)
     except HensError as err:
         _fail(err)
         return
@@ -269,9 +342,29 @@ def plan(
         typer.echo(format_budget(budget))
 
 
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
+
+
 def main() -> None:
+    """The console script: SIGTERM stops like SIGINT (cleanly, one line); an OSError the environment causes
+    (full disk, read-only or unwritable path) is one line and exit 2 instead of a traceback."""
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    app()
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        app()
+    except OSError as err:
+        line = os_error_line(err)
+        if line is None:
+            raise
+        typer.echo(f"hens: error: {line}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("hens: interrupted by SIGINT; nothing was replaced — re-run the command to finish", err=True)
+        sys.exit(130)
+    except Interrupted as stop:
+        typer.echo(f"hens: interrupted by {signal.Signals(stop.signum).name}; re-run the command to finish", err=True)
+        sys.exit(128 + stop.signum)
 
 
 if __name__ == "__main__":

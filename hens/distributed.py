@@ -51,6 +51,27 @@ def environment_ranks() -> tuple[int, int, int]:
     return 0, 1, 0
 
 
+def local_world_size() -> int:
+    """Processes of this run on this machine: torchrun's LOCAL_WORLD_SIZE, SLURM's tasks per node, else 1."""
+    local = _env_int("LOCAL_WORLD_SIZE")
+    if local is not None:
+        return max(local, 1)
+    per_node = os.environ.get("SLURM_NTASKS_PER_NODE", "")  # e.g. "4" or "4(x2)"
+    digits = per_node.split("(")[0]
+    return max(int(digits), 1) if digits.isdigit() else 1
+
+
+def default_threads(cores: int | None = None, local_processes: int | None = None) -> int:
+    """Torch CPU threads per process when ``threads`` is not set: the cores this process may use, shared
+    evenly by the run's processes on this machine (at least 1), so two ranks on one node do not each start one
+    thread per core and oversubscribe it."""
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if local_processes is None:
+        local_processes = local_world_size()
+    return max(1, cores // max(local_processes, 1))
+
+
 def init_distributed(backend: str = "auto", device: torch.device | None = None, timeout_s: float = 1800) -> DistContext:
     """Initialise the default process group when more than one process was launched."""
     rank, world_size, local_rank = environment_ranks()

@@ -39,6 +39,7 @@ from hens.regions import REGIONS
 __all__ = ["ClimatologySpec", "DaskSpec", "DiagnoseSpec", "ExtremesSpec", "diagnose_spec"]
 
 FORMATS = ("zarr", "netcdf")
+VERIFY_LEVELS = ("full", "size", "none")
 SCHEDULERS = ("threads", "processes", "synchronous", "distributed")
 TIE_BREAKS = ("random", "low", "high")
 GRIDS = ("equiangular", "legendre-gauss", "lobatto")
@@ -163,6 +164,12 @@ class DiagnoseSpec(Group):
         null=None,
     )
     format: str = setting(Choice(FORMATS), "Scores dataset: zarr | netcdf.", key="diagnose.format", default="zarr")
+    overwrite: bool = setting(
+        Flag(),
+        "Write into an output folder that hens diagnose did not create (otherwise refused).",
+        key="diagnose.overwrite",
+        default=False,
+    )
     variables: tuple[str, ...] | None = setting(
         ListOf(Text()),
         "Channels to diagnose; null = all.",
@@ -224,6 +231,18 @@ class DiagnoseSpec(Group):
         Int(1), "Longitudes per block; null = all.", key="diagnose.chunks.lon", default=None, null=None
     )
     seed: int = setting(Int(0), "Seed of the rank-histogram random tie-break.", key="diagnose.seed", default=0)
+    verify: str = setting(
+        Choice(VERIFY_LEVELS),
+        "Check the store's chunks against the manifest first: full (CRC32C) | size | none.",
+        key="diagnose.verify",
+        default="full",
+    )
+    allow_incomplete: bool = setting(
+        Flag(),
+        "Score a store with damaged or not-yet-generated chunks, leaving those member-dates out.",
+        key="diagnose.allow_incomplete",
+        default=False,
+    )
     progress: bool = setting(Flag(), "Show a progress bar while the Dask graph runs.", default=True)
     resolved: str = derived("The composed config as plain YAML (recorded in the scores).")
     baseline_path: str | None = setting(

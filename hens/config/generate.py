@@ -275,6 +275,7 @@ class OutputSpec(Group):
     dtype: str = setting(Text(), "On-disk dtype of member fields: float32 | float16.")
     lead_chunk: int = setting(Int(1), "Lead times per chunk; writes stream out every lead_chunk steps.")
     overwrite: bool = setting(Flag(), "Recreate a store that has a different configuration.", default=False)
+    verify: bool = setting(Flag(), "On resume, check finished chunks by CRC32C (false: by size only).", default=False)
     write: bool = setting(Flag(), "false: roll out without writing members (benchmarks, dry runs).", default=True)
     max_pending_writes: int = setting(Int(1), "Writes queued in the background writer before the model waits.")
     keepbits: int | None = setting(

@@ -64,6 +64,8 @@ class DemoTruthSource:
         try:
             sample_indices(self.spec, np.asarray(times, dtype="datetime64[ns]"))
         except HensError as err:
+            if "offered up to" in str(err):
+                raise
             raise HensError(
                 f"{err} (breeding also needs the analyses before each start date: choose later ic.start_dates)"
             ) from err

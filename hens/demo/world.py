@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import warnings
 from collections.abc import Sequence
@@ -31,6 +32,8 @@ import numpy as np
 import torch
 
 from hens.errors import HensError
+
+log = logging.getLogger("hens.demo")
 
 DEMO_CHANNELS: tuple[str, ...] = ("z500", "u500", "v500")
 SHIPPED_EPOCH_STATE = Path(__file__).resolve().parent / "epoch_state.npz"
@@ -187,11 +190,21 @@ def _block_path(spec: DemoWorldSpec, index: int) -> Path:
 
 
 def _end_state(spec: DemoWorldSpec, index: int) -> torch.Tensor:
-    """The solver state after block ``index`` (the start of block index + 1), computing that block if needed."""
-    path = _block_path(spec, index)
-    if not path.is_file():
-        _block(spec, index)
-    with np.load(path) as cached:
+    """The solver state after block ``index`` (the start of block index + 1), computing the missing blocks
+    from the last cached one forward (a loop, not a recursion: far dates need hundreds of blocks)."""
+    first = index
+    while first >= 0 and not _block_path(spec, first).is_file():
+        first -= 1
+    for k in range(first + 1, index + 1):
+        log.info(
+            "hens: building the demo-world truth, block %d of %d (%d days each; cached in %s)",
+            k - first,
+            index - first,
+            spec.block_days,
+            _block_path(spec, k).parent,
+        )
+        _block(spec, k)
+    with np.load(_block_path(spec, index)) as cached:
         return torch.from_numpy(cached["end_state"])
 
 
@@ -215,12 +228,25 @@ def _block(spec: DemoWorldSpec, index: int) -> np.ndarray:
     return out
 
 
+DEMO_HORIZON_DAYS = 3660
+"""How far past its epoch the demo world is offered (ten years; each further day costs computing every day
+before it once)."""
+
+
 def sample_indices(spec: DemoWorldSpec, times: np.ndarray) -> np.ndarray:
     """Sample numbers since the epoch of ``times``; a HensError names the first time off the 6-h grid."""
     epoch = np.datetime64(spec.epoch, "ns")
     step = np.timedelta64(spec.sample_hours, "h").astype("timedelta64[ns]")
     offsets = np.asarray(times, dtype="datetime64[ns]") - epoch
     bad = (offsets < np.timedelta64(0, "ns")) | (offsets % step != np.timedelta64(0, "ns"))
+    beyond = offsets > np.timedelta64(DEMO_HORIZON_DAYS, "D")
+    if beyond.any():
+        t = np.asarray(times, dtype="datetime64[ns]")[beyond][0]
+        last = np.datetime64(spec.epoch, "D") + np.timedelta64(DEMO_HORIZON_DAYS, "D")
+        raise HensError(
+            f"the demo world has no state at {np.datetime_as_string(t, unit='m')}: it is integrated forward from "
+            f"{spec.epoch} and offered up to {last} ({DEMO_HORIZON_DAYS} days); choose times before {last}"
+        )
     if bad.any():
         t = np.asarray(times, dtype="datetime64[ns]")[bad][0]
         raise HensError(

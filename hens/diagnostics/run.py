@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from hens.diagnostics.verification.climatology import (
 from hens.diagnostics.verification.store import (
     EnsembleData,
     exclude_nonfinite_members,
+    flag_incomplete,
     open_store,
     select,
     valid_times,
@@ -74,10 +75,13 @@ class DiagnoseResult:
     verdicts: tuple[str, ...]
     seconds: float
     compute_seconds: float
+    excluded_by_reason: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
         """Lines for the command line: what was diagnosed, the verdicts, and where the report is."""
-        excluded = f", {self.n_excluded} member-date(s) excluded as non-finite" if self.n_excluded else ""
+        excluded = "".join(
+            f", {n} member-date(s) excluded: {why}" for why, n in sorted(self.excluded_by_reason.items())
+        )
         lines = [
             f"hens diagnose: {self.n_init_times} start date(s) × {self.n_members} members, "
             f"{len(self.variables)} variable(s) ({', '.join(self.variables)}), {self.n_lead_times} lead times "
@@ -236,6 +240,7 @@ class _Scored:
     n_lead_times: int
     n_members: int
     n_excluded: int
+    excluded_by_reason: dict[str, int]
     compute_seconds: float
     init_times: np.ndarray
     lead_hours: np.ndarray
@@ -374,7 +379,7 @@ def _score_store(
     scored against its main store's); ``None`` uses the store's own.  ``like``: select the same variables,
     start dates and lead times as that (main) store's scores.
     """
-    raw = open_store(store)
+    raw = flag_incomplete(open_store(store), store, spec.verify, spec.allow_incomplete)
     attrs = dict(raw.attrs) if verification_attrs is None else verification_attrs
     inputs = _inputs(raw, attrs, spec, like)
     clim = _climatology(spec, attrs, inputs.variables, inputs.lat, inputs.lon) if spec.extremes.enabled else None
@@ -398,6 +403,7 @@ def _score_store(
         n_lead_times=fc.sizes["lead_time"],
         n_members=inputs.ens.n_members,
         n_excluded=inputs.ens.n_excluded,
+        excluded_by_reason=inputs.ens.count_by_reason(),
         compute_seconds=compute_seconds,
         init_times=fc["init_time"].values,
         lead_hours=inputs.hours,
@@ -418,6 +424,8 @@ def diagnose(store: Path, spec: DiagnoseSpec) -> DiagnoseResult:
 
     t_start = time.perf_counter()
     store = Path(store)
+    out_dir = Path(spec.output_dir) if spec.output_dir else default_output_dir(store)
+    _check_output_dir(out_dir, spec.overwrite)
     baseline = _check_baseline(store, spec)
     main = _score_store(store, spec)
     base = None
@@ -426,8 +434,8 @@ def diagnose(store: Path, spec: DiagnoseSpec) -> DiagnoseResult:
         base.scores.attrs["label"] = spec.baseline_label
     scores = main.scores
 
-    out_dir = Path(spec.output_dir) if spec.output_dir else default_output_dir(store)
     out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / OUTPUT_MARK).touch()
     scores_path = _write_scores(scores, out_dir, spec.format)
     plots = make_plots(scores, out_dir / "plots")
     lines = verdicts(scores)
@@ -453,10 +461,26 @@ def diagnose(store: Path, spec: DiagnoseSpec) -> DiagnoseResult:
         n_lead_times=main.n_lead_times,
         n_members=main.n_members,
         n_excluded=main.n_excluded,
+        excluded_by_reason=main.excluded_by_reason,
         verdicts=tuple(lines),
         seconds=time.perf_counter() - t_start,
         compute_seconds=main.compute_seconds + (base.compute_seconds if base is not None else 0.0),
     )
+
+
+OUTPUT_MARK = ".hens-diagnose"
+"""The file that marks an output folder as written by hens diagnose (reused without asking)."""
+
+
+def _check_output_dir(out_dir: Path, overwrite: bool) -> None:
+    """Refuse an existing, non-empty output folder that hens diagnose did not write, unless ``overwrite``."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise HensError(f"diagnose.output_dir={out_dir} is a file; choose a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / OUTPUT_MARK).exists() and not overwrite:
+        raise HensError(
+            f"diagnose.output_dir={out_dir} exists and was not written by hens diagnose; choose another folder or "
+            "set diagnose.overwrite=true to write into it"
+        )
 
 
 def _check_baseline(store: Path, spec: DiagnoseSpec) -> Path | None:

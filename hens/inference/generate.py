@@ -26,10 +26,26 @@ from hens.config import GenerateSpec
 from hens.distributed import DistContext, barrier, finalize, init_distributed, pick_device
 from hens.ensemble.plan import plan_work, shard
 from hens.inference.rollout import rollout
-from hens.inference.run_setup import RunSetup, apply_precision, member_step, on_main, resolve_batch_size, setup_run
+from hens.inference.run_setup import (
+    RunSetup,
+    apply_precision,
+    member_step,
+    on_main,
+    pinned_threads,
+    resolve_batch_size,
+    setup_run,
+)
 from hens.inference.sink import OnStep, RunSink
 from hens.inference.stats import StatsBook, finish_statistics
-from hens.io.run_store import finalize_store, finished_items, prepare_store, run_attrs, stats_dir
+from hens.io.lock import RunLock
+from hens.io.run_store import (
+    drop_damaged_items,
+    finalize_store,
+    finished_items,
+    prepare_store,
+    run_attrs,
+    stats_dir,
+)
 from hens.io.store import StoreLayout
 from hens.models.forecaster import Forecaster, load_forecaster
 from hens.models.package import CheckpointPackage
@@ -57,24 +73,26 @@ def run_generate(spec: GenerateSpec) -> GenerateResult:
     """Run (or resume) `hens generate` in this process; see module docstring."""
     from hens.distributed import environment_ranks
 
-    if spec.threads:
-        torch.set_num_threads(spec.threads)
+    torch.set_num_threads(pinned_threads(spec))
     apply_precision(spec.precision)
     _, _, local_rank = environment_ranks()
     device = pick_device(spec.device, local_rank)
     ctx = init_distributed(spec.launcher.backend, device, spec.launcher.timeout_s)
+    lock = RunLock(Path(spec.output.path)) if spec.output.write and ctx.is_main else None
     try:
-        return _run(spec, ctx, device)
+        return _run(spec, ctx, device, lock)
     finally:
+        if lock is not None:
+            lock.release()
         finalize(ctx)
 
 
-def _run(spec: GenerateSpec, ctx: DistContext, device: torch.device) -> GenerateResult:
+def _run(spec: GenerateSpec, ctx: DistContext, device: torch.device, lock: RunLock | None) -> GenerateResult:
     """Open the store, roll out this rank's unfinished items (initial states → rollout → sink), finish the store."""
     setup = setup_run(spec, device)
     spec = resolve_batch_size(spec, setup, ctx, device)
     items = plan_work(setup.layout, len(spec.ic.start_dates), spec.ensemble.batch_size)
-    store_path, finished = _open_store(spec, setup, ctx, len(items))
+    store_path, finished = _open_store(spec, setup, ctx, len(items), lock)
     if ctx.is_main:  # after the store checks, so a refused run prints its one error line alone
         setup.initial.warn_unresolved_noise(len(setup.packages[0].lon))
     barrier(ctx)  # every rank has read the same manifest before anyone adds to it
@@ -104,15 +122,27 @@ def _run(spec: GenerateSpec, ctx: DistContext, device: torch.device) -> Generate
     return result
 
 
-def _open_store(spec: GenerateSpec, setup: RunSetup, ctx: DistContext, n_items: int) -> tuple[Path | None, set[str]]:
-    """Rank 0 creates, recreates or validates the store; every rank then reads which items are finished.
-    Returns the store path (None: ``output.write=false``) and the keys of the finished items."""
+def _open_store(
+    spec: GenerateSpec, setup: RunSetup, ctx: DistContext, n_items: int, lock: RunLock | None
+) -> tuple[Path | None, set[str]]:
+    """Rank 0 takes the run lock, creates, recreates or validates the store and, when resuming, forgets the
+    finished items whose chunks are damaged (:func:`drop_damaged_items`); every rank then reads which items are
+    finished.  Returns the store path (None: ``output.write=false``) and the keys of the finished items."""
     if not spec.output.write:
         return None, set()
     path = Path(spec.output.path)
 
     def prepare() -> str:  # rank 0 only; an error (e.g. a float16 overflow of the encoding) reaches every rank
-        return prepare_store(path, store_layout(spec, setup), setup.fingerprint, spec.output.overwrite)
+        if lock is not None:
+            lock.acquire()
+        status = prepare_store(
+            path, store_layout(spec, setup), setup.fingerprint, spec.output.overwrite, identity=setup.identity
+        )
+        if status == "resumed":
+            problems = drop_damaged_items(path, full=spec.output.verify)
+            for problem in problems:
+                log.warning("hens generate: recomputing %s", problem.line())
+        return status
 
     status = on_main(ctx, prepare)
     finished = finished_items(path)

@@ -5,6 +5,7 @@ run's fingerprint; plus the process-wide precision settings and the ``ensemble.b
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -49,6 +50,7 @@ class RunSetup:
     fingerprint: str
     dynamics: Dynamics
     dynamics_options: dict[str, Any]
+    identity: dict[str, Any]
 
 
 def setup_run(spec: GenerateSpec, device: torch.device) -> RunSetup:
@@ -70,13 +72,8 @@ def setup_run(spec: GenerateSpec, device: torch.device) -> RunSetup:
     needed = [t - k * dt for t in spec.ic.start_dates for k in offsets]
     source.check_available(np.array(needed, dtype="datetime64[ns]"))
     source_info = source.describe()
-    run_fingerprint = fingerprint(
-        {
-            **spec.fingerprint_fields(),
-            "source": source_info,
-            "packages": [(p.name, p.weights_path.stat().st_size) for p in packages],
-        }
-    )
+    identity = run_identity(spec, source_info, packages, device)
+    run_fingerprint = fingerprint({k: v for k, v in identity.items() if k not in UNHASHED_IDENTITY})
 
     def source_states(times: np.ndarray) -> np.ndarray:
         return source.states(times)[:, source_index]
@@ -92,7 +89,64 @@ def setup_run(spec: GenerateSpec, device: torch.device) -> RunSetup:
         device=device,
     )
     options = {"seed": spec.seed, "physics_stirring": spec.model.physics_stirring, "demo_world": spec.ic.demo_world}
-    return RunSetup(packages, variables, var_index, layout, initial, source_info, run_fingerprint, dynamics, options)
+    return RunSetup(
+        packages, variables, var_index, layout, initial, source_info, run_fingerprint, dynamics, options, identity
+    )
+
+
+UNHASHED_IDENTITY = ("threads",)
+"""Identity keys checked on resume but kept out of the store's fingerprint attribute (the same ensemble run
+with other threads is the same run; a resume pins the store's threads, see :func:`pinned_threads`)."""
+
+
+def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
+    if isinstance(value, dict) and value:
+        for key, inner in value.items():
+            _flatten(inner, f"{prefix}.{key}" if prefix else str(key), out)
+    else:
+        out[prefix] = json.loads(json.dumps(value, default=str))
+
+
+def run_identity(
+    spec: GenerateSpec, source_info: dict[str, Any], packages: list[CheckpointPackage], device: torch.device
+) -> dict[str, Any]:
+    """Everything that changes the stored values, flat by dotted key: the content config keys, the
+    initial-condition source, a SHA-256 of each checkpoint's weights, the torch and hens versions, precision,
+    device type and torch threads (the last bit of CPU results depends on them).  A resume compares it key by
+    key and names what differs."""
+    from hens import __version__
+    from hens.models.weights_hash import weights_sha256
+
+    identity: dict[str, Any] = {}
+    _flatten({**spec.fingerprint_fields(), "source": source_info}, "", identity)
+    for package in packages:
+        identity[f"checkpoint.{package.name}.weights_sha256"] = weights_sha256(package.weights_path)
+    identity.update(
+        {
+            "torch_version": torch.__version__,
+            "hens_version": __version__,
+            "precision": spec.precision,
+            "device_type": device.type,
+            "threads": torch.get_num_threads(),
+        }
+    )
+    return identity
+
+
+def pinned_threads(spec: GenerateSpec) -> int:
+    """Torch threads of this process: ``threads`` when set, else those recorded by the store being resumed
+    (results depend on them in the last bit), else :func:`hens.distributed.default_threads`."""
+    from hens.distributed import default_threads
+    from hens.io.manifest import Manifest
+
+    if spec.threads:
+        return spec.threads
+    if spec.output.write:
+        run = Manifest(Path(spec.output.path)).read_run() if Path(spec.output.path).is_dir() else None
+        recorded = (run or {}).get("identity", {}).get("threads")
+        if recorded:
+            return int(recorded)
+    return default_threads()
 
 
 def _check_outputs(spec: GenerateSpec, variables: tuple[str, ...], layout: EnsembleLayout) -> None:

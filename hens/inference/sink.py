@@ -188,5 +188,7 @@ class RunSink:
         if self.stats.should_flush(last=last):
             self.writer.flush()  # every chunk of the items is on disk before they are recorded as finished
             for done, done_bad in self.stats.flush():
-                store.manifest.mark_done(done.key, {"item": done.__dict__, "nonfinite": done_bad})
+                slices = [members for _, members in stored_rows(done, self.position)]
+                chunks = store.chunk_checksums(done.init_index, slices)  # read back: what is on disk now
+                store.manifest.mark_done(done.key, {"item": done.__dict__, "nonfinite": done_bad, "chunks": chunks})
         return bad

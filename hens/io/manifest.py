@@ -17,6 +17,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from hens.errors import StoreError
+
 MANIFEST_DIR = ".hens"
 
 
@@ -41,7 +43,13 @@ class Manifest:
     def read_run(self) -> dict[str, Any] | None:
         if not self.run_file.is_file():
             return None
-        return json.loads(self.run_file.read_text())
+        try:
+            return json.loads(self.run_file.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise StoreError(
+                f"{self.run_file} is damaged ({err}); the store's identity is lost — delete the store folder and run "
+                "again, or write to another output.path"
+            ) from err
 
     def write_run(self, payload: dict[str, Any]) -> None:
         _atomic_write_json(self.run_file, payload)
@@ -52,8 +60,16 @@ class Manifest:
             return {}
         records = {}
         for path in sorted(self.done_dir.glob("*.json")):
-            records[path.stem] = json.loads(path.read_text())
+            try:
+                records[path.stem] = json.loads(path.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue  # a damaged record counts as not finished: its item is recomputed
+
         return records
 
     def mark_done(self, key: str, record: dict[str, Any]) -> None:
         _atomic_write_json(self.done_dir / f"{key}.json", record)
+
+    def forget(self, key: str) -> None:
+        """Remove an item's record (its chunks are then recomputed by the next run)."""
+        (self.done_dir / f"{key}.json").unlink(missing_ok=True)

@@ -20,6 +20,7 @@ import numpy as np
 
 from hens import __version__
 from hens.errors import StoreError
+from hens.io.integrity import Problem, verify_store
 from hens.io.manifest import Manifest
 from hens.io.store import StoreLayout, create_store, is_hens_store, remove_store, update_attrs
 
@@ -55,16 +56,21 @@ def run_attrs(
     }
 
 
-def prepare_store(path: Path, layout: StoreLayout, run_fingerprint: str, overwrite: bool) -> str:
+def prepare_store(
+    path: Path, layout: StoreLayout, run_fingerprint: str, overwrite: bool, identity: dict[str, Any] | None = None
+) -> str:
     """Create, recreate or validate the store (rank 0 only); returns what was done: 'created' or 'resumed'.
 
-    A store of the same fingerprint is resumed; another hens store is replaced only with ``overwrite`` (or when
-    its creation was interrupted); anything that is not a hens store is never deleted (StoreError).
+    A store of the same identity is resumed (``identity``: the flat dict of :func:`hens.inference.run_setup.
+    run_identity`; stores without one compare ``run_fingerprint``); another hens store is replaced only with
+    ``overwrite`` (or when its creation was interrupted); anything that is not a hens store is never deleted
+    (StoreError).  The refusal names the keys that differ.
     """
     manifest = Manifest(path)
     if path.exists() and not (path.is_dir() and not any(path.iterdir())):
         run = manifest.read_run()
-        if run is not None and run.get("fingerprint") == run_fingerprint:
+        differs = _identity_differences(run, run_fingerprint, identity) if run is not None else ["store"]
+        if run is not None and not differs:
             return "resumed"
         ours = run is not None or is_hens_store(path)
         interrupted_creation = run is None and is_hens_store(path) and not manifest.finished()
@@ -77,15 +83,39 @@ def prepare_store(path: Path, layout: StoreLayout, run_fingerprint: str, overwri
             remove_store(path)
         elif run is not None:
             raise StoreError(
-                f"output.path={path} holds a run with a different configuration; choose a new output.path or set "
-                "output.overwrite=true to replace it"
+                f"output.path={path} holds a run with a different configuration ({', '.join(differs[:4])}"
+                f"{', …' if len(differs) > 4 else ''}); choose a new output.path or set output.overwrite=true to "
+                "replace it"
+                + (" (or leave threads unset to use the store's)" if differs[0].startswith("threads:") else "")
             )
         else:
             raise StoreError(f"output.path={path} exists and is not a hens store; choose another output.path")
     path.parent.mkdir(parents=True, exist_ok=True)
     create_store(path, layout)
-    manifest.write_run({"fingerprint": run_fingerprint, "hens_version": __version__, "batch_size": layout.batch_size})
+    record = {"fingerprint": run_fingerprint, "hens_version": __version__, "batch_size": layout.batch_size}
+    if identity is not None:
+        record["identity"] = identity
+    manifest.write_run(record)
     return "created"
+
+
+def _identity_differences(run: dict[str, Any], run_fingerprint: str, identity: dict[str, Any] | None) -> list[str]:
+    """The keys whose values differ between a store's recorded run and this one ("key: stored → now")."""
+    recorded = run.get("identity")
+    if identity is None or recorded is None:
+        return [] if run.get("fingerprint") == run_fingerprint else ["fingerprint"]
+    keys = sorted(set(recorded) | set(identity))
+    differs = [
+        f"{k}: {_short(recorded.get(k))} in the store, {_short(identity.get(k))} now"
+        for k in keys
+        if recorded.get(k) != identity.get(k)
+    ]
+    return differs
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 24 else text[:21] + "…"
 
 
 def recorded_batch_size(path: Path, run_fingerprint: str) -> int | None:
@@ -145,3 +175,26 @@ def finalize_store(path: Path) -> None:
         key=lambda e: (e["init_time"], e["member"]),
     )
     update_attrs(path, {"hens_nonfinite_members": json.dumps(bad), "hens_chunks_finished": len(records)})
+
+
+def drop_damaged_items(path: Path, full: bool) -> list[Problem]:
+    """Before a resume (rank 0): check every finished item's chunks (sizes; ``full``: CRC32C too) and forget the
+    items whose chunks are missing or altered, so the run recomputes and rewrites them whole.  A statistics
+    partial holding such an item is removed with all its items (they are recomputed together, counted once).
+    Returns the problems found."""
+    manifest = Manifest(path)
+    records = manifest.finished()
+    report = verify_store(path, full=full, records=records)
+    bad = report.bad_items
+    if not bad:
+        return report.problems
+    folder = stats_dir(path)
+    for partial in sorted(folder.glob("*/*.npz")) if folder.is_dir() else []:
+        with np.load(partial) as blob:
+            held = {str(i) for i in blob["items"]}
+        if held & bad:
+            bad |= held
+            partial.unlink()
+    for key in bad:
+        manifest.forget(key)
+    return report.problems

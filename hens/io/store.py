@@ -28,6 +28,7 @@ import numpy as np
 from hens.errors import StoreError
 from hens.io.cf import channel_attrs
 from hens.io.encoding import EncodingSpec, VariableEncoding
+from hens.io.integrity import chunk_keys, describe_chunks
 from hens.io.manifest import Manifest
 from hens.io.zarr_open import quiet_zarr
 
@@ -267,7 +268,8 @@ class StoreWriter:
             self.nonfinite = zarr.open_array(str(self.path / NONFINITE), mode="r+") if has_members else None
         except Exception as err:  # noqa: BLE001 - any failure to open is the same user-facing problem
             raise StoreError(
-                f"cannot open store {self.path} for writing ({err}); remove it or set output.overwrite=true"
+                f"cannot open store {self.path} for writing ({' '.join(str(err).split())}); its Zarr metadata is "
+                "damaged — delete the folder and run again, or write to another output.path"
             ) from err
         self.encodings = {
             name: VariableEncoding.from_attrs(array.attrs, array.dtype) for name, array in self.arrays.items()
@@ -287,6 +289,18 @@ class StoreWriter:
     def write_nonfinite(self, init_index: int, member_slice: slice, first_bad_lead: np.ndarray) -> None:
         if self.nonfinite is not None:
             self.nonfinite[init_index, member_slice] = first_bad_lead.astype(np.int32)
+
+    def chunk_checksums(self, init_index: int, member_slices: list[slice]) -> dict[str, list[Any] | None]:
+        """Size and CRC32C of every chunk file a work item wrote (its members ``member_slices`` of start date
+        ``init_index``, all leads, every variable and ``nonfinite_lead``); call after its writes are flushed."""
+        keys: list[str] = []
+        for members in member_slices:
+            region = [slice(init_index, init_index + 1), members]
+            for name, array in self.arrays.items():
+                keys += chunk_keys(array, name, region)
+            if self.nonfinite is not None:
+                keys += chunk_keys(self.nonfinite, NONFINITE, region)
+        return describe_chunks(self.path, dict.fromkeys(keys))
 
 
 def write_statistics(

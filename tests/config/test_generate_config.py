@@ -73,26 +73,26 @@ def test_bad_values_name_the_key(overrides, needle):
 # HENS perturbation defaults (ensemble.control, bred_vector.rescaling / breeding_times) changed every run's
 # content. A change here changes store identity (resume refuses old stores): make it only on purpose.
 GENERATE_CASES = {
-    "default": ([], "8974e1491a4a5f77", "35616335110d1963"),
-    "demo_physics": (["model=demo_physics"], "517ad0952cced94b", "539789a9ab51781b"),
-    "hens_ensemble": (["ensemble=hens"], "e154477a400a8daf", "5cad05001a32abae"),
+    "default": ([], "8974e1491a4a5f77", "a18d59d4c91d1e2e"),
+    "demo_physics": (["model=demo_physics"], "517ad0952cced94b", "5f422cc04ea51fec"),
+    "hens_ensemble": (["ensemble=hens"], "e154477a400a8daf", "19120d7190727eb9"),
     "keepbits": (
         ["output.keepbits=10", "output.keepbits_by_variable={z500: 13}"],
         "6e2ea178d326158f",
-        "c469f73fef77113c",
+        "87e5116bce7038c1",
     ),
-    "members": (["output.members=[0,1]"], "1024ca3e63840a06", "61336538b7aff356"),
+    "members": (["output.members=[0,1]"], "1024ca3e63840a06", "5cdc48b1c9348fe0"),
     "statistics": (
         ["output.statistics.enabled=true", "output.statistics.thresholds={z500: [55000, 57000]}"],
         "53e9c8d7e7ddfb50",
-        "afcb03994562ed8c",
+        "a0a5e4eedb1e0e93",
     ),
-    "auto_batch": (["ensemble.batch_size=auto", "ensemble.memory_gb=4"], "48210c9bec433c4d", "aba328d76a53c5b7"),
-    "date_index": (["++ic.date_index=0", 'output.path="x_{date}.zarr"'], "fd0bb89efc576e54", "e0bd1afee488032e"),
+    "auto_batch": (["ensemble.batch_size=auto", "ensemble.memory_gb=4"], "48210c9bec433c4d", "085aaca1ea2f30f1"),
+    "date_index": (["++ic.date_index=0", 'output.path="x_{date}.zarr"'], "fd0bb89efc576e54", "72b310860f8d43f5"),
     "era5": (
         ["ic=era5", "ic.path=/data/era5.zarr", "ic.layout=wb2", "model.checkpoints=[demo_sfno_s0]"],
         "70ed8472448b5aaf",
-        "0e79896eb995c077",
+        "ceeef2597d0d3683",
     ),
     "misc": (
         [
@@ -109,11 +109,11 @@ GENERATE_CASES = {
             "output.statistics.enabled=true",
         ],
         "5c12e9baeea91d17",
-        "521f54bc6682b3c0",
+        "d2493c6e2b19ee0f",
     ),
 }
 DIAGNOSE_CASES = {
-    "default": ([], "b5f4ad339b5338db"),
+    "default": ([], "dfff31374ef6a7d1"),
     "boxes": (
         [
             "diagnose.variables=[z500]",
@@ -125,9 +125,9 @@ DIAGNOSE_CASES = {
             "diagnose.dask.scheduler=distributed",
             "progress=false",
         ],
-        "73f2aea4ce68a79b",
+        "1c1f8cbbd72298cc",
     ),
-    "era5": (["verification=era5", "diagnose.verification.path=/data/era5.zarr"], "4a176cf678d43554"),
+    "era5": (["verification=era5", "diagnose.verification.path=/data/era5.zarr"], "d96beb9ed5cc35dd"),
     "climatology": (
         [
             "diagnose.climatology.source=truth",
@@ -136,7 +136,7 @@ DIAGNOSE_CASES = {
             "diagnose.climatology.days=30.5",
             "diagnose.climatology.by_month=true",
         ],
-        "bff53ee1ef054257",
+        "388ac5142fb0ec53",
     ),
     "dask": (
         [
@@ -145,7 +145,7 @@ DIAGNOSE_CASES = {
             "diagnose.dask.n_workers=3",
             "diagnose.dask.address=tcp://h:8786",
         ],
-        "326f380387921483",
+        "9fb6ddb51e25772a",
     ),
     "misc": (
         [
@@ -159,7 +159,7 @@ DIAGNOSE_CASES = {
             "diagnose.mean.tie_break=low",
             "diagnose.output_dir=/out",
         ],
-        "6b78c97f3099dbc3",
+        "15a92b229dbeda94",
     ),
 }
 

@@ -4,6 +4,8 @@ Everything here is lazy (xarray over Dask) except small coordinate arrays and th
 
 * :func:`open_store` opens a store written by ``hens generate`` (Zarr v3) and checks its layout.
 * :func:`select` applies the configured variables, lead times and start dates, naming anything missing.
+* :func:`flag_incomplete` checks the chunks against the manifest (:mod:`hens.io.integrity`): refuses a damaged
+  or unfinished store, or flags its damaged / not generated member-dates so that they are excluded by reason.
 * :func:`exclude_nonfinite_members` drops members flagged non-finite (or never generated) per start date,
   so that they neither poison averages nor change the ensemble size between start dates.
 * :func:`valid_times` gives ``init_time + lead_time``, where the verification is needed
@@ -27,6 +29,7 @@ __all__ = [
     "NONFINITE",
     "EnsembleData",
     "exclude_nonfinite_members",
+    "flag_incomplete",
     "forecast_variables",
     "open_store",
     "select",
@@ -35,6 +38,7 @@ __all__ = [
 
 FORECAST_DIMS = ("init_time", "member", "lead_time", "lat", "lon")
 NONFINITE = "nonfinite_lead"
+_REASONS = {-2: "not generated", -3: "damaged chunk"}
 
 
 def open_store(path: str | Path) -> xr.Dataset:
@@ -62,6 +66,32 @@ def open_store(path: str | Path) -> xr.Dataset:
     if not forecast_variables(ds):
         raise StoreError(f"store {p} has no variables with dims {FORECAST_DIMS}; is it a `hens generate` store?")
     return ds
+
+
+def flag_incomplete(ds: xr.Dataset, path: str | Path, verify: str, allow_incomplete: bool) -> xr.Dataset:
+    """Check a hens store's chunks (``verify``: full | size | none) before reading it.
+
+    A damaged or unfinished store raises StoreError (one line, the first bad chunk and the repair) unless
+    ``allow_incomplete``; then its ``nonfinite_lead`` flags are set to −3 (damaged chunk) or −2 (not generated)
+    for the member-dates in those chunks, so :func:`exclude_nonfinite_members` leaves them out by reason.  A
+    store without a manifest (not written by hens generate) cannot be checked and is returned as it is.
+    """
+    from hens.io.integrity import member_flags, require_intact
+    from hens.io.manifest import Manifest
+
+    if verify == "none" or Manifest(path).read_run() is None or NONFINITE not in ds:
+        return ds
+    report = require_intact(path, full=verify == "full", allow_incomplete=allow_incomplete)
+    flags = member_flags(path, report)
+    if not flags:
+        return ds
+    try:
+        values = np.array(ds[NONFINITE].values)
+    except Exception:  # noqa: BLE001 - its own chunk is damaged: the flags below mark those members
+        values = np.full((ds.sizes["init_time"], ds.sizes["member"]), -1, dtype=np.int32)
+    for (i, m), flag in flags.items():
+        values[i, m] = min(int(values[i, m]), flag) if values[i, m] < 0 else flag
+    return ds.assign({NONFINITE: (ds[NONFINITE].dims, values, ds[NONFINITE].attrs)})
 
 
 def forecast_variables(ds: xr.Dataset) -> list[str]:
@@ -150,6 +180,15 @@ class EnsembleData:
     def n_excluded(self) -> int:
         return sum(len(v) for v in self.excluded.values())
 
+    def count_by_reason(self) -> dict[str, int]:
+        """Member-dates left out per reason: non-finite | not generated | damaged chunk | surplus."""
+        counts: dict[str, int] = {}
+        for why in self.reasons.values():
+            for text in why.values():
+                key = "non-finite" if text.startswith("non-finite") else text
+                counts[key] = counts.get(key, 0) + 1
+        return counts
+
 
 def exclude_nonfinite_members(ds: xr.Dataset) -> EnsembleData:
     """Drop members whose ``nonfinite_lead`` flag is not −1 (all finite), keeping one ensemble size M.
@@ -197,9 +236,7 @@ def exclude_nonfinite_members(ds: xr.Dataset) -> EnsembleData:
         keep, surplus = good[:m], good[m:]
         why: dict[int, str] = {}
         for j in np.flatnonzero(~valid[i]):
-            why[int(member_ids[j])] = (
-                "not generated" if flags[i, j] == -2 else f"non-finite from lead index {flags[i, j]}"
-            )
+            why[int(member_ids[j])] = _REASONS.get(int(flags[i, j]), f"non-finite from lead index {flags[i, j]}")
         for j in surplus:
             why[int(member_ids[j])] = "surplus"
         if why:
