@@ -459,7 +459,15 @@ def diagnose(store: Path, spec: DiagnoseSpec) -> DiagnoseResult:
         lines.append(comparison_verdict(comparison, spec.baseline_label))
     seconds = time.perf_counter() - t_start
     report, html = write_report(
-        scores, out_dir, plots, lines, store=store, seconds=seconds, comparison=comparison, baseline=baseline
+        scores,
+        out_dir,
+        plots,
+        lines,
+        store=store,
+        seconds=seconds,
+        comparison=comparison,
+        baseline=baseline,
+        command=_command_line(),
     )
     return DiagnoseResult(
         output_dir=out_dir,
@@ -475,6 +483,17 @@ def diagnose(store: Path, spec: DiagnoseSpec) -> DiagnoseResult:
         verdicts=tuple(lines),
         seconds=time.perf_counter() - t_start,
         compute_seconds=main.compute_seconds + (base.compute_seconds if base is not None else 0.0),
+    )
+
+
+def _command_line() -> str:
+    """The command line of this process, shell-quoted, as ``hens …`` (for the report's provenance)."""
+    import shlex
+    import sys
+
+    args = sys.argv[1:] if sys.argv and Path(sys.argv[0]).name in ("hens", "__main__.py") else sys.argv
+    return (
+        "hens " + " ".join(shlex.quote(a) for a in args) if args is not sys.argv else " ".join(map(shlex.quote, args))
     )
 
 

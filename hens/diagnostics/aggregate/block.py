@@ -148,14 +148,17 @@ def _add_event_counts(
         prob = np.where(valid, prob, np.nan)
         fb = fair_brier_score(prob, event, n_members=options.n_members)
         fb_ok = ~np.isnan(fb)
-        for out, weights in targets:
+        for t, (out, weights) in enumerate(targets):
             for r in range(weights.shape[0]):
+                # the units' rows are mostly zero: count only their points (the region totals, t = 0, as always)
+                pick = slice(None) if t == 0 else weights[r] > 0
+                w_r = weights[r][pick]
                 out["rel"][lead, r, p] = np.stack(
-                    reliability_counts(prob, event, n_bins=options.n_prob_bins, weights=weights[r])
+                    reliability_counts(prob[pick], event[pick], n_bins=options.n_prob_bins, weights=w_r)
                 )
-                roc = roc_counts(prob, event, thresholds=options.prob_thresholds, weights=weights[r])
+                roc = roc_counts(prob[pick], event[pick], thresholds=options.prob_thresholds, weights=w_r)
                 out["roc"][lead, r, p] = np.stack(roc[1:])
-                out["fair_brier"][lead, r, p] = np.sum(np.where(fb_ok, fb, 0.0) * weights[r])
+                out["fair_brier"][lead, r, p] = np.sum(np.where(fb_ok[pick], fb[pick], 0.0) * w_r)
 
 
 def block_statistics(

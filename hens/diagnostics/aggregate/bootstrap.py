@@ -65,12 +65,17 @@ def percentile_interval(samples: np.ndarray, confidence: float) -> np.ndarray:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     tail = 50.0 * (1.0 - confidence)
     values = np.asarray(samples, dtype=np.float64)
-    finite = np.isfinite(values)
-    filled = np.where(finite, values, np.nan)
+    values = np.where(np.isfinite(values), values, np.nan)
+    ordered = np.sort(values, axis=0)  # NaN last
+    n = np.sum(~np.isnan(values), axis=0)
     out = np.full((2, *values.shape[1:]), np.nan)
-    some = finite.any(axis=0)
-    if some.any():
-        out[:, some] = np.nanpercentile(filled[:, some], [tail, 100.0 - tail], axis=0)
+    for k, q in enumerate((tail, 100.0 - tail)):  # NumPy's "linear" method on the finite values, vectorised
+        pos = q / 100.0 * np.maximum(n - 1, 0)
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, np.maximum(n - 1, 0))
+        a = np.take_along_axis(ordered, lo[None], axis=0)[0]
+        b = np.take_along_axis(ordered, hi[None], axis=0)[0]
+        out[k] = np.where(n > 0, a + (pos - lo) * (b - a), np.nan)
     return out
 
 

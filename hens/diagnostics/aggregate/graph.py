@@ -84,7 +84,7 @@ def _stack_units(per_date: list[BlockStats]) -> BlockStats:
     out = {}
     for key in per_date[0]:
         stacked = np.moveaxis(np.stack([d[key] for d in per_date]), 3, 1)  # (I, K, L, R, …)
-        out[key] = stacked.reshape(-1, *stacked.shape[2:])
+        out[key] = stacked.reshape(stacked.shape[0] * stacked.shape[1], *stacked.shape[2:])
     return out
 
 

@@ -59,7 +59,9 @@ def test_resample_counts_rows_sum_to_units_and_errors() -> None:
     with pytest.raises(ValueError):
         resample_counts(0, 5, seed=0)
     with pytest.raises(ValueError):
-        bootstrap_interval({"a": np.ones((3,)), "b": np.ones((4,))}, lambda s: s["a"], n_resamples=5, confidence=0.9, seed=0)
+        bootstrap_interval(
+            {"a": np.ones((3,)), "b": np.ones((4,))}, lambda s: s["a"], n_resamples=5, confidence=0.9, seed=0
+        )
 
 
 def test_vectorised_brier_skill_and_roc_area_match_the_scalar_ones() -> None:
@@ -82,3 +84,20 @@ def test_vectorised_brier_skill_and_roc_area_match_the_scalar_ones() -> None:
     empty = np.zeros((5, 10))
     assert np.isnan(brier_skill_from_counts(empty))
     assert isinstance(ReliabilityCounts(*empty), tuple) and isinstance(RocCounts, type)
+
+
+def test_percentile_interval_skips_nan_like_numpy() -> None:
+    from hens.diagnostics.aggregate.bootstrap import percentile_interval
+
+    rng = np.random.default_rng(5)
+    values = rng.normal(size=(101, 4, 3))
+    values[rng.uniform(size=values.shape) < 0.3] = np.nan
+    values[:, 0, 0] = np.nan
+    values[:100, 1, 1] = np.nan  # a single finite resample
+    got = percentile_interval(values, 0.9)
+    with np.errstate(all="ignore"), __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("ignore")
+        expected = np.nanpercentile(values, [5.0, 95.0], axis=0)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, equal_nan=True)
+    with pytest.raises(ValueError):
+        percentile_interval(values, 1.0)
