@@ -71,7 +71,7 @@ def sample_note(ds: xr.Dataset, region: str | None = None) -> str:
     """ "N = dates × members × grid points; 90 % bootstrap over U units (what a unit is)" for a panel or a figure."""
     n_init = int(ds.attrs.get("n_init_times", ds.sizes.get("init_time", 0)))
     m = int(ds.attrs.get("n_members", 0))
-    text = f"{n_init} start dates × M = {m} members"
+    text = f"{n_init} start date{'' if n_init == 1 else 's'} × M = {m} members"
     if region is not None and "n_points" in ds:
         text += f" × {int(ds['n_points'].sel(region=region))} grid points ({region})"
     if "bootstrap_unit" in ds.attrs:
