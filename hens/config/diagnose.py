@@ -36,7 +36,7 @@ from hens.data.channels import LAYOUTS
 from hens.errors import ConfigError
 from hens.regions import REGIONS
 
-__all__ = ["ClimatologySpec", "DaskSpec", "DiagnoseSpec", "ExtremesSpec", "diagnose_spec"]
+__all__ = ["BootstrapSpec", "ClimatologySpec", "DaskSpec", "DiagnoseSpec", "ExtremesSpec", "diagnose_spec"]
 
 FORMATS = ("zarr", "netcdf")
 VERIFY_LEVELS = ("full", "size", "none")
@@ -130,6 +130,21 @@ class ExtremesSpec(Group):
 
 
 @dataclass(frozen=True, kw_only=True)
+class BootstrapSpec(Group):
+    """``diagnose.bootstrap``: the percentile-bootstrap intervals of the scores."""
+
+    n_resamples: int = setting(Int(20), "Bootstrap resamples (null = 1000).", default=1000, null=1000)
+    confidence: float = setting(
+        Number(0, 1, low_open=True, high_open=True), "Central coverage of the intervals.", default=0.9
+    )
+    seed: int = setting(Int(0), "Seed of the resamples.", default=0)
+    min_start_dates: int = setting(
+        Int(1), "Below this many start dates a unit is a start date × a longitude sector.", default=20
+    )
+    longitude_blocks: int = setting(Int(1), "Longitude sectors per start date then (1: dates only).", default=8)
+
+
+@dataclass(frozen=True, kw_only=True)
 class DaskSpec(Group):
     """``diagnose.dask``: where the Dask graph runs."""
 
@@ -217,6 +232,7 @@ class DiagnoseSpec(Group):
     )
     extremes: ExtremesSpec = group(ExtremesSpec, "The extremes scores.", key="diagnose.extremes")
     dask: DaskSpec = group(DaskSpec, "The Dask scheduler.", key="diagnose.dask")
+    bootstrap: BootstrapSpec = group(BootstrapSpec, "The bootstrap intervals.", key="diagnose.bootstrap")
     lead_chunk: int | None = setting(
         Int(1),
         "Lead times per block; null = the store's lead chunk.",

@@ -265,9 +265,7 @@ class Baroclinic:
         total[:, 1] = total[:, 1] + self.topo_pv
         flux = self.vsht(uv * total.unsqueeze(2))  # [B, 2, 2, l, m]; part 1 · a · lap = divergence
         tend = -(self.a * self.lap) * flux[:, :, 1]
-        relax = (self.F / (self.params.tau_relax_days * 86400.0)) * (
-            psi[:, 0] - psi[:, 1] - self.psi_r(day)
-        )
+        relax = (self.F / (self.params.tau_relax_days * 86400.0)) * (psi[:, 0] - psi[:, 1] - self.psi_r(day))
         drag = self.lap * psi[:, 1] / (self.params.tau_ekman_days * 86400.0)
         return torch.stack([tend[:, 0] + relax, tend[:, 1] - relax - drag], dim=1)
 

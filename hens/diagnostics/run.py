@@ -20,7 +20,8 @@ import xarray as xr
 from hens.config import DiagnoseSpec, compose_config, diagnose_spec
 from hens.diagnostics.aggregate.block import BlockOptions
 from hens.diagnostics.aggregate.fields import maps_lazy, spectra_lazy
-from hens.diagnostics.aggregate.graph import statistics_graph
+from hens.diagnostics.aggregate.graph import statistics_graphs
+from hens.diagnostics.aggregate.intervals import BootstrapSettings, add_intervals, unit_masks
 from hens.diagnostics.aggregate.scores import add_spectra_and_maps, stats_to_dataset
 from hens.diagnostics.cluster import dask_computer
 from hens.diagnostics.verification.climatology import (
@@ -305,6 +306,12 @@ def _block_options(spec: DiagnoseSpec, n_members: int) -> BlockOptions:
     )
 
 
+def _bootstrap(spec: DiagnoseSpec) -> BootstrapSettings:
+    """The bootstrap settings of ``diagnose.bootstrap``."""
+    b = spec.bootstrap
+    return BootstrapSettings(b.n_resamples, b.confidence, b.seed, b.min_start_dates, b.longitude_blocks)
+
+
 def _graphs(inputs: _Inputs, spec: DiagnoseSpec, options: BlockOptions, clim: xr.Dataset | None) -> dict[str, Any]:
     """One lazy graph per product and variable: ``stats/<var>``, ``spectra/<var>`` (if on), ``maps/<var>``."""
     fc, obs = inputs.ens.forecast, inputs.obs
@@ -312,12 +319,13 @@ def _graphs(inputs: _Inputs, spec: DiagnoseSpec, options: BlockOptions, clim: xr
     if clim is not None:
         month_i, hour_i = month_hour_index(clim, inputs.valid)
     map_index = _map_lead_index(spec, inputs.hours)
+    units, _ = unit_masks(fc.sizes["init_time"], inputs.lat, inputs.lon, _bootstrap(spec))
     graphs: dict[str, Any] = {}
     for v_i, var in enumerate(inputs.variables):
         pct = None
         if clim is not None and spec.extremes.percentiles:
             pct = clim[percentile_name(var)]
-        graphs[f"stats/{var}"] = statistics_graph(
+        graphs[f"stats/{var}"], graphs[f"units/{var}"] = statistics_graphs(
             fc[var],
             obs[var],
             inputs.masks,
@@ -329,6 +337,7 @@ def _graphs(inputs: _Inputs, spec: DiagnoseSpec, options: BlockOptions, clim: xr
             lat_chunk=spec.lat_chunk,
             lon_chunk=spec.lon_chunk,
             seed_key=(v_i,),
+            unit_masks=units,
         )
         if spec.spectral:
             graphs[f"spectra/{var}"] = spectra_lazy(fc[var], obs[var], grid=spec.grid)
@@ -355,6 +364,16 @@ def _scores_dataset(
         options=options,
         percentiles=spec.extremes.percentiles if clim is not None else (),
         units={v: str(fc[v].attrs.get("units", "")) for v in variables},
+    )
+    settings = _bootstrap(spec)
+    _, label = unit_masks(fc.sizes["init_time"], inputs.lat, inputs.lon, settings)
+    scores = add_intervals(
+        scores,
+        {v: results[f"units/{v}"] for v in variables},
+        masks=inputs.masks,
+        n_init=fc.sizes["init_time"],
+        settings=settings,
+        unit_label=label,
     )
     return add_spectra_and_maps(
         scores,
@@ -448,7 +467,15 @@ def diagnose(store: Path, spec: DiagnoseSpec) -> DiagnoseResult:
         lines.append(comparison_verdict(comparison, spec.baseline_label))
     seconds = time.perf_counter() - t_start
     report, html = write_report(
-        scores, out_dir, plots, lines, store=store, seconds=seconds, comparison=comparison, baseline=baseline
+        scores,
+        out_dir,
+        plots,
+        lines,
+        store=store,
+        seconds=seconds,
+        comparison=comparison,
+        baseline=baseline,
+        command=_command_line(),
     )
     return DiagnoseResult(
         output_dir=out_dir,
@@ -481,6 +508,17 @@ def _check_output_dir(out_dir: Path, overwrite: bool) -> None:
             f"diagnose.output_dir={out_dir} exists and was not written by hens diagnose; choose another folder or "
             "set diagnose.overwrite=true to write into it"
         )
+
+
+def _command_line() -> str:
+    """The command line of this process, shell-quoted, as ``hens …`` (for the report's provenance)."""
+    import shlex
+    import sys
+
+    args = sys.argv[1:] if sys.argv and Path(sys.argv[0]).name in ("hens", "__main__.py") else sys.argv
+    return (
+        "hens " + " ".join(shlex.quote(a) for a in args) if args is not sys.argv else " ".join(map(shlex.quote, args))
+    )
 
 
 def _check_baseline(store: Path, spec: DiagnoseSpec) -> Path | None:

@@ -38,7 +38,7 @@ from hens.diagnostics.metrics.rank import obs_rank
 from hens.diagnostics.metrics.registry import STATISTICS, WEIGHT, EnsembleSample
 from hens.diagnostics.weights import latitude_weights
 
-__all__ = ["COUNT_KEYS", "BlockOptions", "BlockStats", "add_stats", "block_statistics"]
+__all__ = ["COUNT_KEYS", "BlockOptions", "BlockStats", "add_stats", "block_statistics", "block_statistics_with_units"]
 
 #: Keys of the counts that are not weighted sums of a per-point statistic.
 COUNT_KEYS = ("rank", "sigma", "rel", "roc", "fair_brier")
@@ -89,23 +89,26 @@ def _zeros(n_lead: int, n_reg: int, n_pct: int, options: BlockOptions) -> BlockS
     return out
 
 
-def _add_statistic_sums(
-    out: BlockStats, lead: int, sample: EnsembleSample, valid: np.ndarray, weights: np.ndarray
-) -> None:
+#: Where one block's sums go: ``(out, weights [R, a, b])`` pairs — the region totals first, then (optionally) the
+#: bootstrap units' sums; the per-point work (fields, ranks with their random tie-break) is done once for all.
+Targets = list[tuple[BlockStats, np.ndarray]]
+
+
+def _add_statistic_sums(targets: Targets, lead: int, sample: EnsembleSample, valid: np.ndarray) -> None:
     """``Σ w · field`` of every registered statistic at one lead time (invalid points count 0)."""
     fields = np.stack([stat.field(sample) for stat in STATISTICS])
     fields = np.where(valid[None], fields, 0.0)
-    sums = np.einsum("kab,rab->rk", fields, weights)  # one reduction for all statistics (fixes the summation order)
-    for k, stat in enumerate(STATISTICS):
-        out[stat.name][lead] = sums[:, k]
+    for out, weights in targets:
+        sums = np.einsum("kab,rab->rk", fields, weights)  # one reduction for all statistics (fixes the order)
+        for k, stat in enumerate(STATISTICS):
+            out[stat.name][lead] = sums[:, k]
 
 
 def _add_histograms(
-    out: BlockStats,
+    targets: Targets,
     lead: int,
     sample: EnsembleSample,
     valid: np.ndarray,
-    weights: np.ndarray,
     options: BlockOptions,
     rng: np.random.Generator,
 ) -> None:
@@ -122,18 +125,18 @@ def _add_histograms(
     sig_ok = valid & ~np.isnan(z)
     r_flat = np.where(valid, ranks, 0).ravel()
     s_flat = sig_bin.ravel()
-    for r in range(weights.shape[0]):
-        w_r = weights[r].ravel()
-        out["rank"][lead, r] = np.bincount(r_flat, weights=w_r, minlength=m + 1)
-        out["sigma"][lead, r] = np.bincount(s_flat, weights=w_r * sig_ok.ravel(), minlength=n_sig)
+    for out, weights in targets:
+        for r in range(weights.shape[0]):
+            w_r = weights[r].ravel()
+            out["rank"][lead, r] = np.bincount(r_flat, weights=w_r, minlength=m + 1)
+            out["sigma"][lead, r] = np.bincount(s_flat, weights=w_r * sig_ok.ravel(), minlength=n_sig)
 
 
 def _add_event_counts(
-    out: BlockStats,
+    targets: Targets,
     lead: int,
     sample: EnsembleSample,
     valid: np.ndarray,
-    weights: np.ndarray,
     thresholds: np.ndarray,
     options: BlockOptions,
 ) -> None:
@@ -145,13 +148,17 @@ def _add_event_counts(
         prob = np.where(valid, prob, np.nan)
         fb = fair_brier_score(prob, event, n_members=options.n_members)
         fb_ok = ~np.isnan(fb)
-        for r in range(weights.shape[0]):
-            out["rel"][lead, r, p] = np.stack(
-                reliability_counts(prob, event, n_bins=options.n_prob_bins, weights=weights[r])
-            )
-            roc = roc_counts(prob, event, thresholds=options.prob_thresholds, weights=weights[r])
-            out["roc"][lead, r, p] = np.stack(roc[1:])
-            out["fair_brier"][lead, r, p] = np.sum(np.where(fb_ok, fb, 0.0) * weights[r])
+        for t, (out, weights) in enumerate(targets):
+            for r in range(weights.shape[0]):
+                # the units' rows are mostly zero: count only their points (the region totals, t = 0, as always)
+                pick = slice(None) if t == 0 else weights[r] > 0
+                w_r = weights[r][pick]
+                out["rel"][lead, r, p] = np.stack(
+                    reliability_counts(prob[pick], event[pick], n_bins=options.n_prob_bins, weights=w_r)
+                )
+                roc = roc_counts(prob[pick], event[pick], thresholds=options.prob_thresholds, weights=w_r)
+                out["roc"][lead, r, p] = np.stack(roc[1:])
+                out["fair_brier"][lead, r, p] = np.sum(np.where(fb_ok[pick], fb[pick], 0.0) * w_r)
 
 
 def block_statistics(
@@ -180,23 +187,61 @@ def block_statistics(
     Returns:
         :class:`BlockStats` (float64 arrays with leading axes ``(L, R)``; see the module docstring).
     """
+    return block_statistics_with_units(forecast, obs, thresholds, lat, masks, None, options, seed_key=seed_key)[0]
+
+
+def block_statistics_with_units(
+    forecast: np.ndarray,
+    obs: np.ndarray,
+    thresholds: np.ndarray | None,
+    lat: np.ndarray,
+    masks: np.ndarray,
+    unit_masks: np.ndarray | None,
+    options: BlockOptions,
+    *,
+    seed_key: tuple[int, ...] = (),
+) -> tuple[BlockStats, BlockStats | None]:
+    """The block's region sums (exactly those of :func:`block_statistics`) and the same sums per spatial unit.
+
+    Args:
+        unit_masks: bool ``[K, nlat_b, nlon_b]``, a partition of the block into the K spatial bootstrap units
+            (e.g. longitude sectors), or ``None`` for none.
+        other arguments: as :func:`block_statistics`.
+
+    Returns:
+        ``(totals, units)``: ``totals`` with leading axes ``(L, R)``; ``units`` with leading axes ``(L, R, K)``
+        (the sums of each region restricted to each unit; summed over K they give ``totals`` up to rounding), or
+        ``None`` without ``unit_masks``. Both come from the same per-point values and tie-break draws.
+    """
     m, n_lead = forecast.shape[0], forecast.shape[1]
     if m != options.n_members:
         raise ValueError(f"block has {m} members, expected {options.n_members}")
     n_pct = 0 if thresholds is None else thresholds.shape[1]
-    out = _zeros(n_lead, masks.shape[0], n_pct, options)
+    n_reg = masks.shape[0]
+    out = _zeros(n_lead, n_reg, n_pct, options)
+    n_unit = 0 if unit_masks is None else unit_masks.shape[0]
+    units = _zeros(n_lead, n_reg * n_unit, n_pct, options) if n_unit else None
     w_lat = latitude_weights(lat, normalize=False)[:, None]
     region_w = masks.astype(np.float64) * w_lat[None]  # [R, a, b]
+    unit_w = None
+    if unit_masks is not None:  # [R·K, a, b], region-major
+        unit_w = (region_w[:, None] * unit_masks.astype(np.float64)[None]).reshape(n_reg * n_unit, *masks.shape[1:])
     rng = np.random.default_rng([options.seed, *seed_key])
     for lead in range(n_lead):
         sample = EnsembleSample(forecast[:, lead], np.asarray(obs[lead], dtype=np.float64))
         valid = np.isfinite(sample.obs) & np.all(np.isfinite(sample.forecast), axis=0)
         weights = region_w * valid[None]  # [R, a, b]
         out[WEIGHT][lead] = weights.sum(axis=(1, 2))
+        targets: Targets = [(out, weights)]
+        if units is not None and unit_w is not None:
+            targets.append((units, unit_w * valid[None]))
+            units[WEIGHT][lead] = targets[1][1].sum(axis=(1, 2))
         if not valid.any():
             continue
-        _add_statistic_sums(out, lead, sample, valid, weights)
-        _add_histograms(out, lead, sample, valid, weights, options, rng)
+        _add_statistic_sums(targets, lead, sample, valid)
+        _add_histograms(targets, lead, sample, valid, options, rng)
         if thresholds is not None:
-            _add_event_counts(out, lead, sample, valid, weights, thresholds[lead], options)
-    return out
+            _add_event_counts(targets, lead, sample, valid, thresholds[lead], options)
+    if units is None:
+        return out, None
+    return out, {key: value.reshape(n_lead, n_reg, n_unit, *value.shape[2:]) for key, value in units.items()}

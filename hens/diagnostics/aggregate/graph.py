@@ -17,9 +17,9 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from hens.diagnostics.aggregate.block import BlockOptions, BlockStats, add_stats, block_statistics
+from hens.diagnostics.aggregate.block import BlockOptions, BlockStats, add_stats, block_statistics_with_units
 
-__all__ = ["statistics_graph"]
+__all__ = ["statistics_graph", "statistics_graphs"]
 
 
 def _chunk_bounds(chunks: Sequence[int]) -> list[tuple[int, int]]:
@@ -61,18 +61,42 @@ def _block_task(
     hour_index: np.ndarray,
     lat: np.ndarray,
     masks: np.ndarray,
+    unit_masks: np.ndarray | None,
     options: BlockOptions,
     seed_key: tuple[int, ...],
-) -> BlockStats:
+) -> tuple[BlockStats, BlockStats]:
     """One Dask task: the block's thresholds from the climatology tile, then its :class:`BlockStats`.
 
-    ``forecast`` is the chunk ``[1, M, L, a, b]`` (one start date), ``obs`` ``[1, L, a, b]``.
+    ``forecast`` is the chunk ``[1, M, L, a, b]`` (one start date), ``obs`` ``[1, L, a, b]``. Returns the region
+    sums ``(L, R, …)`` and the spatial units' sums ``(L, R, K, …)`` (K = 1, the block itself, without units).
     """
     thresholds = _thresholds_for_block(clim, month_index, hour_index)
-    return block_statistics(forecast[0, :], obs[0], thresholds, lat, masks, options, seed_key=seed_key)
+    total, units = block_statistics_with_units(
+        forecast[0, :], obs[0], thresholds, lat, masks, unit_masks, options, seed_key=seed_key
+    )
+    if units is None:
+        units = {key: value[:, :, None] for key, value in total.items()}
+    return total, units
+
+
+def _stack_units(per_date: list[BlockStats]) -> BlockStats:
+    """Per-date sums ``(L, R, K, …)`` → one leading unit axis ``(I·K, L, R, …)``, unit = date · K + k."""
+    out = {}
+    for key in per_date[0]:
+        stacked = np.moveaxis(np.stack([d[key] for d in per_date]), 3, 1)  # (I, K, L, R, …)
+        out[key] = stacked.reshape(stacked.shape[0] * stacked.shape[1], *stacked.shape[2:])
+    return out
 
 
 def statistics_graph(
+    forecast: xr.DataArray, obs: xr.DataArray, masks: np.ndarray, options: BlockOptions, **kw: Any
+) -> Any:
+    """Delayed additive statistics of one variable summed over start dates and tiles (see :func:`statistics_graphs`;
+    this is its first output)."""
+    return statistics_graphs(forecast, obs, masks, options, **kw)[0]
+
+
+def statistics_graphs(
     forecast: xr.DataArray,
     obs: xr.DataArray,
     masks: np.ndarray,
@@ -85,8 +109,9 @@ def statistics_graph(
     lat_chunk: int | None = None,
     lon_chunk: int | None = None,
     seed_key: tuple[int, ...] = (),
-) -> Any:
-    """Delayed additive statistics of one variable, summed over start dates and grid tiles.
+    unit_masks: np.ndarray | None = None,
+) -> tuple[Any, Any]:
+    """Delayed additive statistics of one variable, summed over start dates and grid tiles, and per bootstrap unit.
 
     The forecast is rechunked so each block holds all members of one start date, ``lead_chunk`` lead times
     and a ``lat_chunk`` × ``lon_chunk`` tile (``None``: the store's lead chunk and the whole globe); each
@@ -103,9 +128,15 @@ def statistics_graph(
             ``percentile_clim``'s month and hour axes.
         lead_chunk, lat_chunk, lon_chunk: block sizes.
         seed_key: integers mixed into the rank tie-break seed (e.g. the variable's position).
+        unit_masks: bool ``[K, nlat, nlon]``, a partition of the globe into K spatial bootstrap units (e.g.
+            longitude sectors), or ``None``: the units are the start dates alone.
 
     Returns:
-        A ``dask.delayed`` object evaluating to :class:`BlockStats` with leading axes ``(lead_time, region)``.
+        ``(totals, units)``, ``dask.delayed`` objects evaluating to :class:`BlockStats`: ``totals`` with leading
+        axes ``(lead_time, region)`` — the same tree of sums, in the same order, as without units, so the scores
+        do not change — and ``units`` with leading axes ``(unit, lead_time, region)``, one unit per start date
+        (× spatial unit, date-major), summed over tiles: the input of the bootstrap
+        (:mod:`hens.diagnostics.aggregate.bootstrap`).
     """
     n_init, _, n_lead, n_lat, n_lon = forecast.shape
     fc = forecast.data if isinstance(forecast.data, da.Array) else da.asarray(forecast.data)
@@ -123,31 +154,37 @@ def statistics_graph(
         cl_blocks = cl.rechunk((-1, -1, -1, ac, oc)).to_delayed()
         if month_index is None or hour_index is None:
             raise ValueError("percentile_clim needs month_index and hour_index")
-    task = dask.delayed(_block_task, pure=True)
+    task = dask.delayed(_block_task, pure=True, nout=2)
     lead_bounds = _chunk_bounds(fc.chunks[2])
     lat_bounds = _chunk_bounds(fc.chunks[3])
     lon_bounds = _chunk_bounds(fc.chunks[4])
     per_lead = []
+    per_lead_units: list[list[Any]] = []  # [lead chunk][date]
     for j, (l0, l1) in enumerate(lead_bounds):
         parts = []
+        unit_parts: list[list[Any]] = [[] for _ in range(n_init)]
         for i in range(n_init):
             for a, (a0, a1) in enumerate(lat_bounds):
                 for b, (b0, b1) in enumerate(lon_bounds):
                     clim_block = None if cl_blocks is None else cl_blocks[0, 0, 0, a, b]
                     mi = np.zeros(l1 - l0, dtype=np.int64) if month_index is None else month_index[i, l0:l1]
                     hi = np.zeros(l1 - l0, dtype=np.int64) if hour_index is None else hour_index[i, l0:l1]
-                    parts.append(
-                        task(
-                            fc_blocks[i, 0, j, a, b],
-                            ob_blocks[i, j, a, b],
-                            clim_block,
-                            mi,
-                            hi,
-                            lat[a0:a1],
-                            masks[:, a0:a1, b0:b1],
-                            options,
-                            (*seed_key, i, l0, a0, b0),
-                        )
+                    total, units = task(
+                        fc_blocks[i, 0, j, a, b],
+                        ob_blocks[i, j, a, b],
+                        clim_block,
+                        mi,
+                        hi,
+                        lat[a0:a1],
+                        masks[:, a0:a1, b0:b1],
+                        None if unit_masks is None else unit_masks[:, a0:a1, b0:b1],
+                        options,
+                        (*seed_key, i, l0, a0, b0),
                     )
+                    parts.append(total)
+                    unit_parts[i].append(units)
         per_lead.append(_tree_sum(parts))
-    return dask.delayed(_concat_leads, pure=True)(per_lead)
+        per_lead_units.append([_tree_sum(u) for u in unit_parts])
+    concat = dask.delayed(_concat_leads, pure=True)
+    per_date = [concat([per_lead_units[j][i] for j in range(len(lead_bounds))]) for i in range(n_init)]
+    return concat(per_lead), dask.delayed(_stack_units, pure=True)(per_date)

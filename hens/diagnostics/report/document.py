@@ -7,6 +7,7 @@ The numbers and verdicts come from :mod:`hens.diagnostics.report.verdicts`, the 
 from __future__ import annotations
 
 import html as html_lib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ import xarray as xr
 
 from hens.diagnostics.report.compare import comparison_table
 from hens.diagnostics.report.style import lead_hours
-from hens.diagnostics.report.verdicts import summary_rows
+from hens.diagnostics.report.verdicts import basis, summary_rows
 
 __all__ = ["write_report"]
 
@@ -37,8 +38,60 @@ def _plot_captions() -> dict[str, str]:
         "efi_map": "Extreme Forecast Index maps of the first start date.",
         "outliers_sigma": "Outlier fraction vs the calibrated 2/(M+1), and the truth's σ-distance from the mean.",
         "best_member_error": "Absolute error of the best member at each grid point.",
-        "baseline_comparison": "This ensemble vs the baseline store: fair CRPS, RMSE and spread, spread–skill ratio.",
+        "baseline_comparison": "This ensemble vs the baseline store: CRPSS with its paired band, CRPS, RMSE, SSR.",
     }
+
+
+#: "How to read this", per plot (by file stem) and per section.
+_HOW_TO_READ = {
+    "scores_vs_lead": "Lines are the scores, shaded bands their bootstrap intervals (the sampling uncertainty "
+    "from the few start dates and grid blocks, not the forecast uncertainty). Lead 0 is left out: the truth is the "
+    "initial state there. RMSE and spread should grow together; the spread–skill ratio should stay near 1.",
+    "rank_histograms": "Bars should be flat at 1; a U means too little spread, a dome too much, a slope a bias. "
+    "Error bars are bootstrap intervals; the grey band is how far a calibrated ensemble scored on the same units "
+    "could stray from flat.",
+    "spectra": "Members (solid) should follow the truth (dotted) at every scale; the ensemble mean (dashed) "
+    "loses small scales with lead time. Spectra carry no interval yet.",
+    "reliability": "Points on the diagonal are reliable; below it over-confident. Error bars: bootstrap "
+    "intervals; hollow points rest on few cases (see the inset, the sharpness histogram: how many forecasts fall "
+    "in each probability bin). BSS with its interval in the legend; BSS < 0 is worse than climatology.",
+    "roc": "Curves above the diagonal discriminate events from non-events; the area (AUC) with its bootstrap "
+    "interval is in the legend (0.5: no skill).",
+    "efi_map": "One start date: +1 where all members are above the model climate, −1 where all are below.",
+    "outliers_sigma": "Left: the share of points where the truth falls outside all members, against 2/(M+1) "
+    "(dashed) with the sampling band a calibrated ensemble would show. Right: (truth − mean)/σ against the "
+    "calibrated law √((M+1)/M)·t(M−1) (black steps; N(0,1) for large M) — bars above the steps in the tails "
+    "mean too little spread.",
+    "best_member_error": "Where even the closest member misses the truth by much, the ensemble does not span it.",
+    "baseline_comparison": "First column: CRPSS against the baseline with a paired-bootstrap band — where the "
+    "band excludes 0 the difference is real on these units. Other columns: both ensembles with their bands.",
+}
+
+_SECTION_HELP = {
+    "verdicts": "Each verdict is yes or no only when the whole bootstrap interval of its number lies on one side "
+    "of the threshold; undetermined means the data (start dates × members) cannot tell; partly means the "
+    "variables disagree.",
+    "summary": "The numbers behind the verdicts, with their bootstrap intervals in brackets. 'Leads with SSR in "
+    "0.8–1.2' gives the share of lead times whose value is inside, then the shares whose interval is surely inside "
+    "and possibly inside.",
+    "comparison": "CRPSS > 0: this ensemble is better than the baseline; the bracket is its paired-bootstrap "
+    "interval (same resampled units for both).",
+    "excluded": "Members left out of every score because they have non-finite values or were not generated.",
+    "provenance": "The command and the composed config that produced this report.",
+}
+
+
+def _excluded_rows(excluded: str) -> list[list[str]]:
+    """``[start date, member, reason]`` rows of the excluded-members JSON (``{date: {member: reason}}``)."""
+    try:
+        data = json.loads(excluded or "{}")
+    except json.JSONDecodeError:
+        return [["?", "?", excluded]]
+    rows = []
+    for date, members in sorted(data.items()):
+        for member, reason in sorted(members.items(), key=lambda kv: int(kv[0]) if str(kv[0]).isdigit() else 0):
+            rows.append([str(date), str(member), str(reason)])
+    return rows
 
 
 @dataclass(frozen=True)
@@ -50,6 +103,7 @@ class _Content:
         head, body: the summary table; ``cmp_head``, ``cmp_body``, ``cmp_intro``: the comparison (empty without).
         plots: ``(caption, file stem, path relative to the report)`` of each PNG.
         excluded: JSON of the excluded members (``"{}"`` when none); ``scores_name``: the scores file's name.
+        command, config: the command line and the composed config YAML.
     """
 
     intro: str
@@ -62,55 +116,117 @@ class _Content:
     plots: list[tuple[str, str, str]]
     excluded: str
     scores_name: str
+    command: str
+    config: str
+
+
+def _sections(c: _Content) -> list[tuple[str, str]]:
+    """``(anchor, title)`` of the report's sections, in order (the table of contents)."""
+    out = [("verdicts", "Verdicts"), ("summary", "Summary")]
+    if c.cmp_body:
+        out.append(("comparison", "Comparison with the baseline"))
+    out.append(("excluded", "Excluded members"))
+    out += [(f"plot-{stem}", caption) for caption, stem, _ in c.plots]
+    out += [("data", "Data"), ("provenance", "Command and config")]
+    return out
+
+
+def _md_table(head: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:
+    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(r) + " |" for r in body]
 
 
 def _markdown(c: _Content) -> str:
-    md = ["# hens diagnose report", "", c.intro, ""]
-    md += ["## Verdicts", ""] + [f"- {ln}" for ln in c.lines] + [""]
-    md += ["## Summary", "", "| " + " | ".join(c.head) + " |", "|" + "---|" * len(c.head)]
-    md += ["| " + " | ".join(row) + " |" for row in c.body]
-    md += ["", _RULES, ""]
+    md = ["# hens diagnose report", "", c.intro, "", "## Contents", ""]
+    md += [f"- [{title}](#{anchor})" for anchor, title in _sections(c)] + [""]
+    md += ['<a id="verdicts"></a>', "## Verdicts", "", f"*How to read this:* {_SECTION_HELP['verdicts']}", ""]
+    md += [f"- {ln}" for ln in c.lines] + [""]
+    md += ['<a id="summary"></a>', "## Summary", "", f"*How to read this:* {_SECTION_HELP['summary']}", ""]
+    md += _md_table(c.head, c.body) + ["", _RULES, ""]
     if c.cmp_body:
-        md += ["## Comparison with the baseline", "", c.cmp_intro, ""]
-        md += ["| " + " | ".join(c.cmp_head) + " |", "|" + "---|" * len(c.cmp_head)]
-        md += ["| " + " | ".join(row) + " |" for row in c.cmp_body] + [""]
-    if c.excluded not in ("{}", ""):
-        md += [f"Excluded members (non-finite or not generated): `{c.excluded}`", ""]
+        md += ['<a id="comparison"></a>', "## Comparison with the baseline", "", c.cmp_intro, ""]
+        md += [f"*How to read this:* {_SECTION_HELP['comparison']}", ""] + _md_table(c.cmp_head, c.cmp_body) + [""]
+    md += ['<a id="excluded"></a>', "## Excluded members", "", f"*How to read this:* {_SECTION_HELP['excluded']}", ""]
+    rows = _excluded_rows(c.excluded)
+    md += (_md_table(["start date", "member", "reason"], rows) if rows else ["None: every member was scored."]) + [""]
     md += ["## Plots", ""]
     for caption, stem, rel in c.plots:
-        md += [f"### {caption}", "", f"![{stem}]({rel})", ""]
+        md += [f'<a id="plot-{stem}"></a>', f"### {caption}", ""]
+        if stem in _HOW_TO_READ:
+            md += [f"*How to read this:* {_HOW_TO_READ[stem]}", ""]
+        md += [f"![{stem}]({rel})", ""]
     md += [
+        '<a id="data"></a>',
         "## Data",
         "",
-        f"All numbers are in [`{c.scores_name}`]({c.scores_name}) (open with `xarray.open_dataset`/`open_zarr`).",
+        f"All numbers are in [`{c.scores_name}`]({c.scores_name}) (open with `xarray.open_dataset`/`open_zarr`); "
+        "intervals are the `*_interval` variables (dimension `bound`), the units' sums `unit_statistics`.",
+        "",
+        '<a id="provenance"></a>',
+        "## Command and config",
+        "",
+        f"*How to read this:* {_SECTION_HELP['provenance']}",
+        "",
+        "```",
+        c.command,
+        "```",
+        "",
+        "```yaml",
+        c.config.rstrip(),
+        "```",
         "",
     ]
     return "\n".join(md)
 
 
+def _html_table(head: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:
+    esc = html_lib.escape
+    out = ["<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr>"]
+    out += ["<tr>" + "".join(f"<td>{esc(cell)}</td>" for cell in row) + "</tr>" for row in body]
+    return out + ["</table>"]
+
+
 def _html(c: _Content) -> str:
     esc = html_lib.escape
+
+    def help_(key: str, table: dict[str, str]) -> str:
+        return f"<p class='how'><b>How to read this:</b> {esc(table[key])}</p>" if key in table else ""
+
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>hens diagnose report</title>",
         "<style>body{font-family:sans-serif;max-width:1400px;margin:auto}table{border-collapse:collapse}"
-        "td,th{border:1px solid #999;padding:3px 8px}img{max-width:100%}</style></head><body>",
+        "td,th{border:1px solid #999;padding:3px 8px}img{max-width:100%}.how{color:#333;font-size:90%}"
+        "pre{background:#f4f4f4;padding:6px;overflow-x:auto}</style></head><body>",
         "<h1>hens diagnose report</h1>",
-        f"<p>{esc(c.intro)}</p>",
-        "<h2>Verdicts</h2><ul>",
+        f"<p>{esc(c.intro)}</p><h2>Contents</h2><ul>",
     ]
+    parts += [f"<li><a href='#{a}'>{esc(t)}</a></li>" for a, t in _sections(c)]
+    parts += ["</ul><h2 id='verdicts'>Verdicts</h2>", help_("verdicts", _SECTION_HELP), "<ul>"]
     parts += [f"<li>{esc(ln)}</li>" for ln in c.lines]
-    parts += ["</ul><h2>Summary</h2><table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in c.head) + "</tr>"]
-    parts += ["<tr>" + "".join(f"<td>{esc(cell)}</td>" for cell in row) + "</tr>" for row in c.body]
-    parts += ["</table>"]
+    parts += ["</ul><h2 id='summary'>Summary</h2>", help_("summary", _SECTION_HELP)]
+    parts += _html_table(c.head, c.body) + [f"<p>{esc(_RULES)}</p>"]
     if c.cmp_body:
-        parts += [f"<h2>Comparison with the baseline</h2><p>{esc(c.cmp_intro)}</p><table><tr>"]
-        parts += ["".join(f"<th>{esc(h)}</th>" for h in c.cmp_head) + "</tr>"]
-        parts += ["<tr>" + "".join(f"<td>{esc(cell)}</td>" for cell in row) + "</tr>" for row in c.cmp_body]
-        parts += ["</table>"]
+        parts += [f"<h2 id='comparison'>Comparison with the baseline</h2><p>{esc(c.cmp_intro)}</p>"]
+        parts += [help_("comparison", _SECTION_HELP)] + _html_table(c.cmp_head, c.cmp_body)
+    parts += ["<h2 id='excluded'>Excluded members</h2>", help_("excluded", _SECTION_HELP)]
+    rows = _excluded_rows(c.excluded)
+    parts += (
+        _html_table(["start date", "member", "reason"], rows) if rows else ["<p>None: every member was scored.</p>"]
+    )
     parts += ["<h2>Plots</h2>"]
-    for caption, _, rel in c.plots:
-        parts += [f"<h3>{esc(caption)}</h3><img src='{esc(rel)}'>"]
-    parts += ["</body></html>"]
+    for caption, stem, rel in c.plots:
+        parts += [
+            f"<h3 id='plot-{esc(stem)}'>{esc(caption)}</h3>",
+            help_(stem, _HOW_TO_READ),
+            f"<img src='{esc(rel)}'>",
+        ]
+    parts += [
+        f"<h2 id='data'>Data</h2><p>All numbers are in <code>{esc(c.scores_name)}</code>; intervals are the "
+        "<code>*_interval</code> variables.</p>",
+        "<h2 id='provenance'>Command and config</h2>",
+        help_("provenance", _SECTION_HELP),
+        f"<pre>{esc(c.command)}</pre><pre>{esc(c.config)}</pre>",
+        "</body></html>",
+    ]
     return "\n".join(parts)
 
 
@@ -120,7 +236,7 @@ def _intro(ds: xr.Dataset, store: Path, seconds: float) -> str:
     intro = (
         f"Store `{store}`: {ds.sizes.get('init_time', 0)} start date(s) × {int(ds.attrs['n_members'])} members, "
         f"variables {', '.join(map(str, ds['variable'].values))}, lead times {hours[0]:g}–{hours[-1]:g} h, regions "
-        f"{', '.join(map(str, ds['region'].values))}. Diagnosed in {seconds:.1f} s."
+        f"{', '.join(map(str, ds['region'].values))}. Diagnosed in {seconds:.1f} s. Sample: {basis(ds)}."
     )
     if "climatology" in ds.attrs:
         intro += f" Climatology of the extreme-event thresholds and M-climate: {ds.attrs['climatology']}."
@@ -137,6 +253,7 @@ def write_report(
     seconds: float,
     comparison: Sequence[dict[str, object]] | None = None,
     baseline: Path | None = None,
+    command: str = "",
 ) -> tuple[Path, Path]:
     """Write ``report.md`` and ``report.html`` into ``out_dir`` (plots linked relatively); returns both paths.
 
@@ -148,6 +265,7 @@ def write_report(
         store: the diagnosed store; ``seconds``: the run's wall time.
         comparison: rows of :func:`hens.diagnostics.report.compare.comparison_rows` against the ``baseline``
             store, tabulated in their own section.
+        command: the command line that produced the report (shown with the composed config).
     """
     out_dir = Path(out_dir)
     captions = _plot_captions()
@@ -176,6 +294,8 @@ def write_report(
         ],
         excluded=ds.attrs.get("excluded_members", "{}"),
         scores_name="scores.zarr" if (out_dir / "scores.zarr").exists() else "scores.nc",
+        command=command or f"hens diagnose {store}",
+        config=str(ds.attrs.get("hens_diagnose_config", "")),
     )
     report = out_dir / "report.md"
     report.write_text(_markdown(content), encoding="utf-8")

@@ -16,9 +16,16 @@ import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
 __all__ = [
+    "BAND_ALPHA",
     "DPI",
     "LEAD_COLORS",
+    "LINESTYLES",
+    "MIN_BIN_CASES",
     "REGION_COLORS",
+    "band",
+    "interval",
+    "legend_outside",
+    "sample_note",
     "lead_hours",
     "pick_leads",
     "pick_region",
@@ -28,8 +35,49 @@ __all__ = [
 ]
 
 DPI = 110
-REGION_COLORS = ["black", "tab:orange", "tab:blue", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:gray"]
-LEAD_COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]
+#: Okabe & Ito's colour-blind-safe palette (black first), ordered so neighbours also differ in greyscale lightness.
+REGION_COLORS = ["#000000", "#E69F00", "#0072B2", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442"]
+LEAD_COLORS = ["#0072B2", "#E69F00", "#000000", "#CC79A7", "#009E73"]
+#: Line styles paired with the colours, so curves stay apart in greyscale prints.
+LINESTYLES = ["-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 1))]
+#: Shading of the bootstrap bands.
+BAND_ALPHA = 0.18
+#: Reliability bins with fewer (equivalent) cases are drawn hollow.
+MIN_BIN_CASES = 100
+
+plt.rcParams.update({"axes.titlesize": 9, "axes.labelsize": 8, "xtick.labelsize": 7, "ytick.labelsize": 7})
+
+
+def interval(ds: xr.Dataset, name: str, **sel: object) -> np.ndarray | None:
+    """``<name>_interval`` of ``ds`` at ``sel`` as ``(2, …)`` (lower, upper), or ``None`` when the dataset has none."""
+    key = f"{name}_interval"
+    if key not in ds:
+        return None
+    return np.asarray(ds[key].sel(sel).transpose("bound", ...).values, dtype=np.float64)
+
+
+def band(ax: plt.Axes, x: np.ndarray, bounds: np.ndarray | None, color: str) -> None:
+    """Shade the interval ``bounds`` ``(2, n)`` over ``x`` (nothing when ``None``)."""
+    if bounds is not None:
+        ax.fill_between(x, bounds[0], bounds[1], color=color, alpha=BAND_ALPHA, lw=0)
+
+
+def legend_outside(ax: plt.Axes, **kw: object) -> None:
+    """The legend of ``ax`` to the right of its data, so it never hides a curve."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=7, **kw)  # type: ignore[arg-type]
+
+
+def sample_note(ds: xr.Dataset, region: str | None = None) -> str:
+    """ "N = dates × members × grid points; 90 % bootstrap over U units (what a unit is)" for a panel or a figure."""
+    n_init = int(ds.attrs.get("n_init_times", ds.sizes.get("init_time", 0)))
+    m = int(ds.attrs.get("n_members", 0))
+    text = f"{n_init} start date{'' if n_init == 1 else 's'} × M = {m} members"
+    if region is not None and "n_points" in ds:
+        text += f" × {int(ds['n_points'].sel(region=region))} grid points ({region})"
+    if "bootstrap_unit" in ds.attrs:
+        conf = float(ds.attrs.get("bootstrap_confidence", 0.9))
+        text += f"; bands: {conf:.0%} bootstrap over {int(ds.attrs.get('n_units', 0))} units"
+    return text
 
 
 def lead_hours(ds: xr.Dataset, dim: str = "lead_time") -> np.ndarray:

@@ -10,6 +10,12 @@ Verdicts (global region, or the first region configured) and their rules of thum
   factor 1.5 of the truth's (geometric mean over those degrees, at the last lead time);
 * **good at extremes** — ROC area ≥ 0.75 and Brier skill score > 0 for exceeding the lowest configured
   climatological percentile, averaged over the map lead times.
+
+Each test uses the bootstrap interval of its number (``*_interval`` in the scores): it passes ("yes") when the
+whole interval meets the threshold, fails ("no") when none of it does, and is "undetermined" when the interval
+straddles the threshold — the data cannot tell. A lead time's SSR counts as in range when its interval lies in
+[0.8, 1.2]; the 75 % rule is "undetermined" when the sure lead times fall short of it but the undetermined ones
+could reach it. The spectra have no interval (yet), so "realistic" is yes/no.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import xarray as xr
 
 from hens.diagnostics.report.style import lead_hours, pick_region
 
-__all__ = ["summary_rows", "summary_table", "verdicts"]
+__all__ = ["basis", "both", "decide", "share_rule", "summary_rows", "summary_table", "verdicts"]
 
 #: Spread–skill ratios counted as calibrated.
 SSR_RANGE = (0.8, 1.2)
@@ -86,8 +92,48 @@ def _spectrum_ratio(ds: xr.Dataset, var: str) -> float:
     return float(np.exp(np.mean(np.log(members[ok] / truth[ok]))))
 
 
+def decide(lower: float, upper: float, low: float | None = None, high: float | None = None) -> str:
+    """ "yes" when the interval [lower, upper] lies inside [low, high] (a missing bound is open), "no" when it lies
+    wholly outside, "undetermined" when it straddles a bound, "n/a" when it is NaN."""
+    if not (np.isfinite(lower) and np.isfinite(upper)):
+        return "n/a"
+    inside = (low is None or lower >= low) and (high is None or upper <= high)
+    outside = (low is not None and upper < low) or (high is not None and lower > high)
+    return "yes" if inside else ("no" if outside else "undetermined")
+
+
+def both(*marks: str) -> str:
+    """All of several tests: "no" if one fails, "yes" if all pass, "n/a" if one is unknown, else "undetermined"."""
+    if "no" in marks:
+        return "no"
+    if all(m == "yes" for m in marks):
+        return "yes"
+    return "n/a" if "n/a" in marks else "undetermined"
+
+
+def share_rule(marks: Sequence[str], needed: float) -> str:
+    """Whether at least ``needed`` of the per-lead ``marks`` pass: "yes" if the sure passes reach it, "no" if even
+    the undetermined ones could not make it, else "undetermined"."""
+    known = [m for m in marks if m != "n/a"]
+    if not known:
+        return "n/a"
+    sure = np.mean([m == "yes" for m in known])
+    possible = np.mean([m != "no" for m in known])
+    return "yes" if sure >= needed else ("no" if possible < needed else "undetermined")
+
+
+def _bounds(ds: xr.Dataset, name: str, values: np.ndarray, **sel: object) -> np.ndarray:
+    """``(2, …)`` bounds of ``<name>_interval`` at ``sel`` (the value itself twice when the dataset has none)."""
+    key = f"{name}_interval"
+    if key not in ds:
+        return np.stack([values, values])
+    return np.asarray(ds[key].sel(sel).transpose("bound", ...).values, dtype=np.float64)
+
+
 def summary_table(ds: xr.Dataset) -> list[dict[str, object]]:
-    """One row per variable of the numbers behind the verdicts (see the module docstring)."""
+    """One row per variable of the numbers behind the verdicts (see the module docstring), with the bootstrap
+    bounds (``*_lo``, ``*_hi``; averages over lead times average the per-lead bounds, which is wider — more
+    cautious — than the interval of the average) and the per-lead SSR marks."""
     region = pick_region(ds, "global")
     keep = _positive_leads(ds)
     m = int(ds.attrs["n_members"])
@@ -95,99 +141,131 @@ def summary_table(ds: xr.Dataset) -> list[dict[str, object]]:
     rows = []
     for var in ds["variable"].values:
         s = ds["scores"].sel(variable=var, region=region)
+        ssr = s.sel(metric="ssr").values
+        ssr_b = _bounds(ds, "scores", ssr, variable=var, region=region, metric="ssr")[:, keep]
+        out = s.sel(metric="outlier_fraction").values
+        out_b = _bounds(ds, "scores", out, variable=var, region=region, metric="outlier_fraction")[:, keep]
         row: dict[str, object] = {
             "variable": str(var),
             "region": region,
-            "ssr": _nanmean(s.sel(metric="ssr").values[keep]),
-            "ssr_min": _nanmin(s.sel(metric="ssr").values[keep]),
-            "ssr_max": _nanmax(s.sel(metric="ssr").values[keep]),
-            "ssr_in_range": _in_range_fraction(s.sel(metric="ssr").values[keep]),
+            "ssr": _nanmean(ssr[keep]),
+            "ssr_min": _nanmin(ssr[keep]),
+            "ssr_max": _nanmax(ssr[keep]),
+            "ssr_in_range": _in_range_fraction(ssr[keep]),
+            "ssr_marks": [decide(lo, hi, *SSR_RANGE) for lo, hi in ssr_b.T],
             "rmse_last": float(s.sel(metric="rmse").values[-1]),
             "crps_last": float(s.sel(metric="crps").values[-1]),
-            "outlier_ratio": _nanmean(s.sel(metric="outlier_fraction").values[keep]) / expected,
+            "outlier_ratio": _nanmean(out[keep]) / expected,
+            "outlier_ratio_lo": _nanmean(out_b[0]) / expected,
+            "outlier_ratio_hi": _nanmean(out_b[1]) / expected,
             "spectrum_ratio": _spectrum_ratio(ds, str(var)) if "power_spectrum" in ds else float("nan"),
-            "auc": float("nan"),
-            "bss": float("nan"),
-            "percentile": float("nan"),
         }
+        row.update({k: float("nan") for k in ("auc", "auc_lo", "auc_hi", "bss", "bss_lo", "bss_hi", "percentile")})
         if ds.sizes.get("percentile", 0):
             pct = ds["percentile"].values[0]
             leads = _map_lead_positions(ds)
             sel = dict(variable=var, region=region, percentile=pct)
-            row["auc"] = _nanmean(ds["roc_auc"].sel(sel).values[leads])
-            row["bss"] = _nanmean(ds["brier_skill_score"].sel(sel).values[leads])
+            for key in ("auc", "bss"):
+                name = "roc_auc" if key == "auc" else "brier_skill_score"
+                values = ds[name].sel(sel).values
+                bounds = _bounds(ds, name, values, **sel)[:, leads]
+                row[key] = _nanmean(values[leads])
+                row[f"{key}_lo"], row[f"{key}_hi"] = _nanmean(bounds[0]), _nanmean(bounds[1])
             row["percentile"] = float(pct)
         rows.append(row)
     return rows
 
 
-def _mark(ok: bool | None) -> str:
-    return "n/a" if ok is None else ("yes" if ok else "no")
-
-
-def _judge(rows: Sequence[dict[str, object]]) -> dict[str, dict[str, bool | None]]:
-    out: dict[str, dict[str, bool | None]] = {}
+def _judge(rows: Sequence[dict[str, object]]) -> dict[str, dict[str, str]]:
+    """Per variable: "yes" / "no" / "undetermined" (an interval straddles a threshold) / "n/a" for each verdict."""
+    out: dict[str, dict[str, str]] = {}
     for row in rows:
-        in_range, ratio = float(row["ssr_in_range"]), float(row["outlier_ratio"])  # type: ignore[arg-type]
-        spec, auc, bss = (float(row[k]) for k in ("spectrum_ratio", "auc", "bss"))  # type: ignore[arg-type]
+        f = {k: float(v) for k, v in row.items() if isinstance(v, float)}
+        spec = f["spectrum_ratio"]
         out[str(row["variable"])] = {
-            "calibrated": bool(in_range >= SSR_FRACTION and ratio <= OUTLIER_EXCESS),
-            "realistic": None if np.isnan(spec) else bool(1 / SPECTRUM_FACTOR <= spec <= SPECTRUM_FACTOR),
-            "extremes": None if np.isnan(auc) else bool(auc >= AUC_MIN and bss > 0),
+            "calibrated": both(
+                share_rule(row["ssr_marks"], SSR_FRACTION),  # type: ignore[arg-type]
+                decide(f["outlier_ratio_lo"], f["outlier_ratio_hi"], high=OUTLIER_EXCESS),
+            ),
+            "realistic": decide(spec, spec, 1 / SPECTRUM_FACTOR, SPECTRUM_FACTOR),
+            "extremes": both(decide(f["auc_lo"], f["auc_hi"], low=AUC_MIN), decide(f["bss_lo"], f["bss_hi"], low=0.0))
+            if np.isfinite(f["auc"])
+            else "n/a",
         }
     return out
 
 
+def _overall(marks: Sequence[str]) -> str:
+    known = {m for m in marks if m != "n/a"}
+    if not known:
+        return "n/a"
+    return known.pop() if len(known) == 1 else "partly"
+
+
+def basis(ds: xr.Dataset) -> str:
+    """What the verdicts rest on: start dates × members, and the bootstrap units of their intervals."""
+    n_init = int(ds.attrs.get("n_init_times", ds.sizes.get("init_time", 0)))
+    text = f"{n_init} start date(s) × {int(ds.attrs['n_members'])} members"
+    if "bootstrap_unit" in ds.attrs:
+        conf = float(ds.attrs.get("bootstrap_confidence", 0.9))
+        text += f"; {conf:.0%} bootstrap intervals, unit: {ds.attrs['bootstrap_unit']}"
+    return text
+
+
+def _iv(lo: object, hi: object, digits: int = 2) -> str:
+    lo_f, hi_f = float(lo), float(hi)  # type: ignore[arg-type]
+    return f" [{lo_f:.{digits}f}, {hi_f:.{digits}f}]" if np.isfinite(lo_f) and np.isfinite(hi_f) else ""
+
+
 def verdicts(ds: xr.Dataset) -> list[str]:
-    """Three one-line verdicts: calibrated, physically realistic, good at extremes (with the numbers)."""
+    """Three one-line verdicts — calibrated, physically realistic, good at extremes — each "yes", "no",
+    "undetermined" (an interval straddles the threshold) or "partly" (variables disagree), with the numbers,
+    their intervals, and the sample they rest on."""
     rows = summary_table(ds)
     judged = _judge(rows)
     region = pick_region(ds, "global")
 
     def line(key: str, title: str, detail: str) -> str:
-        marks = [judged[str(r["variable"])][key] for r in rows]
-        known = [v for v in marks if v is not None]
-        if not known:
-            verdict = "n/a"
-        elif all(known):
-            verdict = "yes"
-        elif any(known):
-            verdict = "partly"
-        else:
-            verdict = "no"
+        verdict = _overall([judged[str(r["variable"])][key] for r in rows])
         return f"{title}: {verdict} ({detail})"
 
     cal = "; ".join(
-        f"{r['variable']} SSR {r['ssr_min']:.2f}–{r['ssr_max']:.2f} ({r['ssr_in_range']:.0%} of leads in 0.8–1.2), "
-        f"outliers {r['outlier_ratio']:.1f}× 2/(M+1)"
+        f"{r['variable']} {judged[str(r['variable'])]['calibrated']}: SSR {r['ssr_min']:.2f}–{r['ssr_max']:.2f} "
+        f"({r['ssr_in_range']:.0%} of leads in 0.8–1.2), outliers {r['outlier_ratio']:.1f}×"
+        f"{_iv(r['outlier_ratio_lo'], r['outlier_ratio_hi'], 1)} 2/(M+1)"
         for r in rows
     )
     phys = "; ".join(f"{r['variable']} member/truth small-scale power {r['spectrum_ratio']:.2f}" for r in rows)
-    ext = "; ".join(f"{r['variable']} AUC {r['auc']:.2f}, BSS {r['bss']:.2f}" for r in rows)
+    ext = "; ".join(
+        f"{r['variable']} {judged[str(r['variable'])]['extremes']}: AUC {r['auc']:.2f}{_iv(r['auc_lo'], r['auc_hi'])}, "
+        f"BSS {r['bss']:.2f}{_iv(r['bss_lo'], r['bss_hi'])}"
+        for r in rows
+    )
     pct = rows[0]["percentile"] if rows else float("nan")
     return [
         line("calibrated", f"calibrated [{region}]", cal),
         line("realistic", "physically realistic", phys),
         line("extremes", f"good at extremes [> {pct:g}th pct]", ext),
+        f"sample: {basis(ds)}",
     ]
 
 
 def summary_rows(ds: xr.Dataset) -> tuple[list[str], list[list[str]]]:
-    """Header and formatted cells of the report's summary table: the numbers of :func:`summary_table` and the
-    verdict of each variable."""
+    """Header and formatted cells of the report's summary table: the numbers of :func:`summary_table` with their
+    intervals, and the verdict of each variable."""
     rows = summary_table(ds)
     judged = _judge(rows)
     head = [
         "variable",
         "units",
         "SSR (min–max, lead > 0)",
-        "leads with SSR in 0.8–1.2",
-        "outliers / 2/(M+1)",
+        "leads with SSR in 0.8–1.2 (sure / possible)",
+        "outliers / 2/(M+1) [interval]",
         "calibrated",
         "member/truth small-scale power",
         "realistic",
-        "ROC AUC",
-        "BSS",
+        "ROC AUC [interval]",
+        "BSS [interval]",
         "good at extremes",
         "RMSE (last lead)",
         "CRPS (last lead)",
@@ -197,19 +275,22 @@ def summary_rows(ds: xr.Dataset) -> tuple[list[str], list[list[str]]]:
         var = str(r["variable"])
         units = str(ds["units"].sel(variable=var).values) if "units" in ds.coords else ""
         j = judged[var]
+        marks = [m for m in r["ssr_marks"] if m != "n/a"]  # type: ignore[attr-defined]
+        sure = np.mean([m == "yes" for m in marks]) if marks else float("nan")
+        possible = np.mean([m != "no" for m in marks]) if marks else float("nan")
         body.append(
             [
                 var,
                 units,
                 f"{r['ssr_min']:.2f}–{r['ssr_max']:.2f}",
-                f"{r['ssr_in_range']:.0%}",
-                f"{r['outlier_ratio']:.2f}",
-                _mark(j["calibrated"]),
+                f"{r['ssr_in_range']:.0%} ({sure:.0%} / {possible:.0%})",
+                f"{r['outlier_ratio']:.2f}{_iv(r['outlier_ratio_lo'], r['outlier_ratio_hi'])}",
+                j["calibrated"],
                 f"{r['spectrum_ratio']:.2f}",
-                _mark(j["realistic"]),
-                f"{r['auc']:.3f}",
-                f"{r['bss']:.3f}",
-                _mark(j["extremes"]),
+                j["realistic"],
+                f"{r['auc']:.3f}{_iv(r['auc_lo'], r['auc_hi'], 3)}",
+                f"{r['bss']:.3f}{_iv(r['bss_lo'], r['bss_hi'], 3)}",
+                j["extremes"],
                 f"{r['rmse_last']:.4g}",
                 f"{r['crps_last']:.4g}",
             ]

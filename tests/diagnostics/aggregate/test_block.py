@@ -138,3 +138,20 @@ def test_missing_values_and_sigma_bins():
         0
     ]
     np.testing.assert_allclose(stats["sigma"][1, 0], direct, rtol=1e-12)
+
+
+def test_unit_sums_add_up_to_the_unchanged_totals():
+    from hens.diagnostics.aggregate.block import block_statistics_with_units
+    from hens.diagnostics.aggregate.intervals import BootstrapSettings, unit_masks
+
+    fc, obs, thr, masks = _data(3)
+    units_mask, label = unit_masks(2, LAT, LON, BootstrapSettings(longitude_blocks=4))
+    assert units_mask is not None and units_mask.shape == (4, NLAT, NLON) and "90° longitude sector" in label
+    assert np.all(units_mask.sum(axis=0) == 1)  # a partition
+    plain = block_statistics(fc, obs, thr, LAT, masks, OPTIONS, seed_key=(5,))
+    total, units = block_statistics_with_units(fc, obs, thr, LAT, masks, units_mask, OPTIONS, seed_key=(5,))
+    for key in plain:
+        np.testing.assert_array_equal(total[key], plain[key])  # the scores do not change
+        assert units[key].shape[:3] == (L, 2, 4)
+        np.testing.assert_allclose(units[key].sum(axis=2), plain[key], rtol=1e-12, atol=1e-9)
+    assert unit_masks(30, LAT, LON, BootstrapSettings())[0] is None
