@@ -75,6 +75,7 @@ def setup_run(spec: GenerateSpec, device: torch.device) -> RunSetup:
             **spec.fingerprint_fields(),
             "source": source_info,
             "packages": [(p.name, p.weights_path.stat().st_size) for p in packages],
+            **_amplitude_file_identity(bred.amplitude_file),
         }
     )
 
@@ -94,6 +95,18 @@ def setup_run(spec: GenerateSpec, device: torch.device) -> RunSetup:
     options = {"seed": spec.seed, "physics_stirring": spec.model.physics_stirring, "demo_world": spec.ic.demo_world}
     initial.warn_unresolved_noise(len(packages[0].lon))
     return RunSetup(packages, variables, var_index, layout, initial, source_info, run_fingerprint, dynamics, options)
+
+
+def _amplitude_file_identity(path: str | None) -> dict[str, str]:
+    """The skill file's content hash for the fingerprint (its amplitudes shape the members); none when unset."""
+    if path is None:
+        return {}
+    import hashlib
+
+    from hens.io.skill_file import read_skill_file
+
+    read_skill_file(path)  # a one-line error for a missing or foreign file
+    return {"amplitude_file_sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
 
 
 def _check_outputs(spec: GenerateSpec, variables: tuple[str, ...], layout: EnsembleLayout) -> None:
