@@ -2,7 +2,8 @@
 on a WB2-layout fixture of 4 years × 6-hourly (5,844 times) at a small grid.
 
 Each case runs in its own subprocess; peak memory is that process's high-water RSS (VmHWM, reset through
-/proc/self/clear_refs after the imports) minus its RSS then, so both measure the work, not the interpreter (Linux).  Prints a table and writes bench_climatology.json.
+/proc/self/clear_refs after the imports) minus its RSS then, so both measure the work, not the
+interpreter (Linux).  Prints a table and writes bench_climatology.json.
 
     PYTHONPATH=. python3 scripts/bench_climatology.py [--lat 32 --lon 64 --out bench_climatology.json]
 """
