@@ -50,10 +50,10 @@ class ClimatologyBuildSpec(Group):
     output: str = setting(Text(), "The climatology Zarr to write (must not exist).", fix="set {key}=<path>.zarr")
     memory_gb: float = setting(
         Number(0, low_open=True),
-        "Memory budget of one worker (GiB): sets the latitude band and time block.",
+        "Memory budget of one task (GiB): sets the latitude band and time block.",
         default=2.0,
     )
-    workers: int = setting(Int(1), "Dask worker threads (peak memory ≈ workers × memory_gb).", default=1)
+    workers: int = setting(Int(1), "Dask worker threads (each runs one task of memory_gb).", default=1)
     scheduler: str = setting(Choice(SCHEDULERS), "Dask scheduler: threads | synchronous.", default="threads")
 
     def check(self) -> None:

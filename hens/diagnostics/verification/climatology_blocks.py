@@ -10,8 +10,10 @@ Exact quantiles need every time of a grid point at once, so the work is split ov
    — the one definition of the layout and of the statistics — computes that band's percentiles and M-climate
    quantiles, which are written into their own chunks of the output.
 
-Both passes are Dask graphs of independent tasks (``workers`` threads) whose memory is bounded by
-:func:`plan_blocks`; peak memory ≈ ``workers`` × the budget (measured: ``scripts/bench_climatology.py``).  The
+Both passes are Dask graphs of independent tasks (``workers`` threads) sized by :func:`plan_blocks` so that one
+task's arrays fit the budget.  Measured (``scripts/bench_climatology.py``, docs/benchmarks.md): pass 2 keeps to
+it, but the process's peak still grows with the data (≈ the float32 size of one channel over the period), because
+pass 1 leaves memory resident — not yet bounded; see docs/benchmarks.md.  The
 output is written under ``<output>.partial`` and renamed when complete, so an interrupted build leaves no Zarr
 that `hens diagnose` could mistake for a climatology.
 """
