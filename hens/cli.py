@@ -346,6 +346,58 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise Interrupted(signum)
 
 
+@app.command()
+def climatology(overrides: Overrides = None, cfg: ShowConfig = False) -> None:
+    """Build the climatology Zarr of `hens diagnose` (diagnose.climatology.path=) from ERA5 over a range of years.
+
+    Percentiles per calendar month and hour of day, and M-climate quantiles per month, at every grid point, in
+    bounded memory. Example: hens climatology climatology.path=era5.zarr climatology.start=1990
+    climatology.end=2019 'climatology.variables=[t2m]' climatology.output=clim.zarr
+    """
+    from hens.config import compose_config
+    from hens.config.climatology import climatology_spec
+
+    try:
+        composed = compose_config("climatology", overrides or [])
+        if cfg:
+            _show_config(composed)
+            return
+        spec = climatology_spec(composed)
+        from hens.diagnostics.climatology_run import run_climatology
+
+        result = run_climatology(spec)
+    except HensError as err:
+        _fail(err)
+        return
+    typer.echo(result.summary(), err=True)
+
+
+@app.command()
+def skill(overrides: Overrides = None, cfg: ShowConfig = False) -> None:
+    """Deterministic RMSE per channel and lead of each checkpoint against the truth (ERA5 or the demo world).
+
+    Writes a JSON skill file; ensemble.bred_vector.amplitude_file=<it> then sets the bred-vector amplitudes to
+    amplitude_fraction × the 48-h RMSE. Example: hens skill model.checkpoint_dir=/ckpt ic=era5 ic.path=era5.zarr
+    'skill.start_dates=[2020-01-01T00:00,2020-01-15T00:00]' skill.output=skill.json
+    """
+    from hens.config import compose_config
+    from hens.config.skill import skill_spec
+
+    try:
+        composed = compose_config("skill", overrides or [])
+        if cfg:
+            _show_config(composed)
+            return
+        spec = skill_spec(composed)
+        from hens.inference.skill import run_skill
+
+        result = run_skill(spec)
+    except HensError as err:
+        _fail(err)
+        return
+    typer.echo(result.summary(), err=True)
+
+
 def main() -> None:
     """The console script: SIGTERM stops like SIGINT (cleanly, one line); an OSError the environment causes
     (full disk, read-only or unwritable path) is one line and exit 2 instead of a traceback."""

@@ -160,6 +160,12 @@ class BredVectorSpec(Group):
         default=None,
         null=None,
     )
+    amplitude_file: str | None = setting(
+        Text(),
+        "A `hens skill` JSON file: T = amplitude_fraction × its 48-h RMSE per channel (pooled or per checkpoint).",
+        default=None,
+        null=None,
+    )
     seed_channels: tuple[str, ...] = setting(_NAMES, "Channels that receive seed noise.", fix="e.g. {key}=[z500]")
     noise_length_scale_km: float = setting(Number(), "Spatial correlation length of the seed noise, km.")
     hemisphere_boundary_deg: float = setting(
@@ -183,6 +189,14 @@ class BredVectorSpec(Group):
     def derive(cls, values: dict[str, Any], extras: dict[str, Any], cfg: DictConfig, prefix: str) -> dict[str, Any]:
         """An empty amplitude map means none (use the checkpoint's RMSE)."""
         return {**values, "amplitude": values["amplitude"] or None}
+
+    def check(self) -> None:
+        """Explicit amplitudes and a skill file would both set T: only one may be given."""
+        if self.amplitude and self.amplitude_file:
+            raise ConfigError(
+                "ensemble.bred_vector.amplitude and ensemble.bred_vector.amplitude_file both set the amplitudes; "
+                "set one of them to null"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -439,6 +453,8 @@ class GenerateSpec(Group):
         }
         if self.precision != "fp32":
             fields["precision"] = self.precision
+        if self.ensemble.bred_vector.amplitude_file is None:  # a key added later: unset, the identity is unchanged
+            del fields["ensemble"]["bred_vector"]["amplitude_file"]
         return fields
 
 

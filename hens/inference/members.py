@@ -21,6 +21,7 @@ from hens.config import BredVectorSpec
 from hens.constants import EARTH_RADIUS_KM
 from hens.ensemble.plan import EnsembleLayout, WorkItem, perturbation_seed
 from hens.errors import HensError
+from hens.io.skill_file import read_skill_file, rmse_at_lead
 from hens.models.forecaster import Forecaster
 from hens.perturb.bred_vectors import (
     amplitude_from_rmse,
@@ -110,6 +111,7 @@ class InitialStates:
             )
         self.nonnegative = torch.tensor([c in bred.nonnegative_channels for c in channels], device=device)
         self._amplitude = explicit_amplitude(bred.amplitude, channels) if bred.amplitude else None
+        self._skill = read_skill_file(bred.amplitude_file) if bred.amplitude_file else None
         self.offsets = breeding_offsets(bred.n_cycles, bred.breeding_times)
         self._read = lru_cache(maxsize=64)(self._read_uncached)
 
@@ -134,14 +136,25 @@ class InitialStates:
         return self._read(self.init_times[init_index]), before
 
     def target_amplitude(self, forecaster: Forecaster) -> torch.Tensor:
-        """T_c per channel ``[C]``: explicit config amplitudes, else fraction × the checkpoint's 48-h RMSE."""
+        """T_c per channel ``[C]``: explicit config amplitudes, else fraction × the 48-h RMSE of the skill file
+        (``amplitude_file``: pooled, or this checkpoint's), else of the checkpoint's metadata."""
         if self._amplitude is not None:
             return self._amplitude
+        if self._skill is not None:
+            key = f"ensemble.bred_vector.amplitude_file={self.bred.amplitude_file}"
+            table = rmse_at_lead(self._skill, forecaster.name, key=key)
+            missing = [c for c in self.channels if c not in table]
+            if missing:
+                raise HensError(
+                    f"{key} has no RMSE of channel(s) {', '.join(missing)}; rerun hens skill with this model"
+                )
+            return amplitude_from_rmse(table, self.channels, fraction=self.bred.amplitude_fraction)
         rmse: Mapping[str, float] | None = forecaster.package.extra.get("rmse_48h")
         if not rmse:
             raise HensError(
                 f"checkpoint {forecaster.name} has no rmse_48h metadata for bred-vector amplitudes; set "
-                "ensemble.bred_vector.amplitude={channel: value, ...} explicitly"
+                "ensemble.bred_vector.amplitude={channel: value, ...} explicitly, or write a skill file with "
+                "`hens skill` and set ensemble.bred_vector.amplitude_file=<it>"
             )
         return amplitude_from_rmse(rmse, self.channels, fraction=self.bred.amplitude_fraction)
 

@@ -72,7 +72,7 @@ def setup_run(spec: GenerateSpec, device: torch.device) -> RunSetup:
     needed = [t - k * dt for t in spec.ic.start_dates for k in offsets]
     source.check_available(np.array(needed, dtype="datetime64[ns]"))
     source_info = source.describe()
-    identity = run_identity(spec, source_info, packages, device)
+    identity = {**run_identity(spec, source_info, packages, device), **_amplitude_file_identity(bred.amplitude_file)}
     run_fingerprint = fingerprint({k: v for k, v in identity.items() if k not in UNHASHED_IDENTITY})
 
     def source_states(times: np.ndarray) -> np.ndarray:
@@ -147,6 +147,18 @@ def pinned_threads(spec: GenerateSpec) -> int:
         if recorded:
             return int(recorded)
     return default_threads()
+
+
+def _amplitude_file_identity(path: str | None) -> dict[str, str]:
+    """The skill file's content hash for the fingerprint (its amplitudes shape the members); none when unset."""
+    if path is None:
+        return {}
+    import hashlib
+
+    from hens.io.skill_file import read_skill_file
+
+    read_skill_file(path)  # a one-line error for a missing or foreign file
+    return {"amplitude_file_sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
 
 
 def _check_outputs(spec: GenerateSpec, variables: tuple[str, ...], layout: EnsembleLayout) -> None:
