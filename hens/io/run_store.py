@@ -179,16 +179,19 @@ def finalize_store(path: Path) -> None:
 
 def drop_damaged_items(path: Path, full: bool) -> list[Problem]:
     """Before a resume (rank 0): check every finished item's chunks (sizes; ``full``: CRC32C too) and forget the
-    items whose chunks are missing or altered, so the run recomputes and rewrites them whole.  A statistics
-    partial holding such an item is removed with all its items (they are recomputed together, counted once).
+    items whose chunks are missing or altered, so the run recomputes and rewrites them whole; so too the items of a
+    statistics partial that have no manifest record.  A statistics partial holding such an item is removed with all
+    its items (they are recomputed together, counted once).
     Returns the problems found."""
     manifest = Manifest(path)
     records = manifest.finished()
     report = verify_store(path, full=full, records=records)
-    bad = report.bad_items
+    folder = stats_dir(path)
+    # items saved in a statistics partial but never recorded (a kill between the two): their chunks have no
+    # checksums, so they are recomputed with their partial rather than trusted
+    bad = report.bad_items | (partial_items(folder) - set(records))
     if not bad:
         return report.problems
-    folder = stats_dir(path)
     for partial in sorted(folder.glob("*/*.npz")) if folder.is_dir() else []:
         with np.load(partial) as blob:
             held = {str(i) for i in blob["items"]}
