@@ -51,6 +51,15 @@ def environment_ranks() -> tuple[int, int, int]:
     return 0, 1, 0
 
 
+def local_world_size() -> int:
+    """Processes launched on this node (torchrun's LOCAL_WORLD_SIZE, SLURM's SLURM_NTASKS_PER_NODE; else 1)."""
+    for name in ("LOCAL_WORLD_SIZE", "SLURM_NTASKS_PER_NODE"):
+        value = os.environ.get(name, "").split("(")[0]  # SLURM may write e.g. "4(x2)"
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return 1
+
+
 def init_distributed(backend: str = "auto", device: torch.device | None = None, timeout_s: float = 1800) -> DistContext:
     """Initialise the default process group when more than one process was launched."""
     rank, world_size, local_rank = environment_ranks()

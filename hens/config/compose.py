@@ -66,6 +66,25 @@ def compose_config(config_name: str, overrides: list[str] | None = None) -> Dict
         raise ConfigError(f"invalid configuration: {message}") from err
 
 
+UNRECORDED_DEFAULTS: dict[str, object] = {
+    "output.writer_threads": "auto",
+    "diagnose.spectral.max_members": 64,
+    "diagnose.memory_gb": None,
+}
+"""Keys added after stores and scores were first written, left out of the recorded YAML while they hold these
+defaults, so default runs record byte for byte what they did before the keys existed.  Each is a performance
+knob, or (``max_members``) one whose effect is recorded separately where it has one (the scores' attributes)."""
+
+
 def resolved_yaml(cfg: DictConfig) -> str:
-    """The composed config as plain YAML, interpolations resolved: what ``--cfg`` prints and stores record."""
-    return OmegaConf.to_yaml(cfg, resolve=True)
+    """The composed config as plain YAML, interpolations resolved: what ``--cfg`` prints and stores record
+    (without the :data:`UNRECORDED_DEFAULTS` keys while they hold their defaults)."""
+    container = OmegaConf.to_container(cfg, resolve=True)
+    for dotted, default in UNRECORDED_DEFAULTS.items():
+        *parents, leaf = dotted.split(".")
+        node = container
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and leaf in node and node[leaf] == default:
+            del node[leaf]
+    return OmegaConf.to_yaml(OmegaConf.create(container))

@@ -19,9 +19,10 @@ import xarray as xr
 
 from hens.config import DiagnoseSpec, compose_config, diagnose_spec
 from hens.diagnostics.aggregate.block import BlockOptions
-from hens.diagnostics.aggregate.fields import maps_lazy, spectra_lazy
+from hens.diagnostics.aggregate.fields import maps_lazy, spectra_lazy, spectral_member_subset
 from hens.diagnostics.aggregate.graph import statistics_graph
 from hens.diagnostics.aggregate.scores import add_spectra_and_maps, stats_to_dataset
+from hens.diagnostics.aggregate.tiles import choose_tiles, tiled_forecast
 from hens.diagnostics.cluster import dask_computer
 from hens.diagnostics.verification.climatology import (
     demo_climatology,
@@ -300,35 +301,59 @@ def _block_options(spec: DiagnoseSpec, n_members: int) -> BlockOptions:
     )
 
 
-def _graphs(inputs: _Inputs, spec: DiagnoseSpec, options: BlockOptions, clim: xr.Dataset | None) -> dict[str, Any]:
+def _block_chunks(fc: xr.DataArray, spec: DiagnoseSpec, n_members: int) -> tuple[int, int | None, int | None]:
+    """(lead_chunk, lat_chunk, lon_chunk) of the statistics blocks: ``diagnose.chunks.*``, the tiles that fit
+    ``diagnose.memory_gb`` where those are null (:func:`choose_tiles`), the store's lead chunk by default."""
+    lead_chunk = int(spec.lead_chunk or fc.chunks[2][0]) if fc.chunks else int(spec.lead_chunk or fc.sizes["lead_time"])
+    shape = (fc.sizes["lat"], fc.sizes["lon"])
+    lat_chunk, lon_chunk = choose_tiles(n_members, lead_chunk, shape, spec.memory_gb, spec.lat_chunk, spec.lon_chunk)
+    return lead_chunk, lat_chunk, lon_chunk
+
+
+def _block_forecast(store: Path, fc: xr.DataArray, chunks: tuple[int, int | None, int | None]) -> xr.DataArray:
+    """The forecast the blocks read: as opened (whole-globe store chunks), or — when a tile is smaller than the
+    globe — read from the store tile by tile (:func:`tiled_forecast`; memory flat in the ensemble size)."""
+    lead_chunk, lat_chunk, lon_chunk = chunks
+    if lat_chunk is None and lon_chunk is None:
+        return fc
+    dims = {"init_time": 1, "member": -1, "lead_time": lead_chunk, "lat": lat_chunk or -1, "lon": lon_chunk or -1}
+    return tiled_forecast(store, fc, dims)
+
+
+def _graphs(
+    inputs: _Inputs, spec: DiagnoseSpec, options: BlockOptions, clim: xr.Dataset | None, store: Path
+) -> dict[str, Any]:
     """One lazy graph per product and variable: ``stats/<var>``, ``spectra/<var>`` (if on), ``maps/<var>``."""
     fc, obs = inputs.ens.forecast, inputs.obs
     month_i = hour_i = None
     if clim is not None:
         month_i, hour_i = month_hour_index(clim, inputs.valid)
     map_index = _map_lead_index(spec, inputs.hours)
+    subset = spectral_member_subset(inputs.ens.n_members, spec.spectral_max_members, spec.seed)
     graphs: dict[str, Any] = {}
     for v_i, var in enumerate(inputs.variables):
         pct = None
         if clim is not None and spec.extremes.percentiles:
             pct = clim[percentile_name(var)]
+        chunks = _block_chunks(fc[var], spec, inputs.ens.n_members)
+        blocks = _block_forecast(store, fc[var], chunks)
         graphs[f"stats/{var}"] = statistics_graph(
-            fc[var],
+            blocks,
             obs[var],
             inputs.masks,
             options,
             percentile_clim=pct,
             month_index=month_i,
             hour_index=hour_i,
-            lead_chunk=spec.lead_chunk,
-            lat_chunk=spec.lat_chunk,
-            lon_chunk=spec.lon_chunk,
+            lead_chunk=chunks[0],
+            lat_chunk=chunks[1],
+            lon_chunk=chunks[2],
             seed_key=(v_i,),
         )
         if spec.spectral:
-            graphs[f"spectra/{var}"] = spectra_lazy(fc[var], obs[var], grid=spec.grid)
+            graphs[f"spectra/{var}"] = spectra_lazy(fc[var], obs[var], grid=spec.grid, member_subset=subset)
         graphs[f"maps/{var}"] = maps_lazy(
-            fc[var],
+            blocks,
             obs[var],
             map_lead_index=map_index,
             mclimate=None if clim is None else clim[quantile_name(var)],
@@ -379,7 +404,7 @@ def _score_store(
     inputs = _inputs(raw, attrs, spec, like)
     clim = _climatology(spec, attrs, inputs.variables, inputs.lat, inputs.lon) if spec.extremes.enabled else None
     options = _block_options(spec, inputs.ens.n_members)
-    graphs = _graphs(inputs, spec, options, clim)
+    graphs = _graphs(inputs, spec, options, clim, store)
 
     t_compute = time.perf_counter()
     with dask_computer(spec.dask, progress=spec.progress) as compute:
@@ -388,6 +413,10 @@ def _score_store(
 
     scores = _scores_dataset(inputs, spec, options, clim, results)
     scores.attrs.update(_provenance(store, attrs, inputs.ens, spec))
+    subset = spectral_member_subset(inputs.ens.n_members, spec.spectral_max_members, spec.seed)
+    if spec.spectral and subset is not None:  # recorded only when a subset was taken (all members otherwise)
+        scores.attrs["spectra_members"] = [int(m) for m in inputs.ens.forecast["member"].values[subset]]
+        scores.attrs["spectra_max_members"] = int(spec.spectral_max_members)
     if clim is not None:
         scores.attrs["climatology"] = _describe_climatology(clim)
     fc = inputs.ens.forecast
