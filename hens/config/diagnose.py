@@ -230,6 +230,21 @@ class DiagnoseSpec(Group):
         key="diagnose.spectral.grid",
         default="equiangular",
     )
+    spectral_max_members: int | None = setting(
+        Int(1),
+        "Members whose spectra are averaged (a seeded subset); all | null = every member.",
+        key="diagnose.spectral.max_members",
+        default=64,
+        null=None,
+        words={"all": None},
+    )
+    memory_gb: float | None = setting(
+        Number(0, low_open=True),
+        "Memory (GB) one statistics block may use; lat/lon tiles are chosen to fit; null = no budget.",
+        key="diagnose.memory_gb",
+        default=None,
+        null=None,
+    )
     extremes: ExtremesSpec = group(ExtremesSpec, "The extremes scores.", key="diagnose.extremes")
     dask: DaskSpec = group(DaskSpec, "The Dask scheduler.", key="diagnose.dask")
     bootstrap: BootstrapSpec = group(BootstrapSpec, "The bootstrap intervals.", key="diagnose.bootstrap")

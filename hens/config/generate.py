@@ -292,6 +292,13 @@ class OutputSpec(Group):
     verify: bool = setting(Flag(), "On resume, check finished chunks by CRC32C (false: by size only).", default=False)
     write: bool = setting(Flag(), "false: roll out without writing members (benchmarks, dry runs).", default=True)
     max_pending_writes: int = setting(Int(1), "Writes queued in the background writer before the model waits.")
+    writer_threads: int | None = setting(
+        Int(1),
+        "Threads that encode and write chunks; auto = this rank's share of the cores less one, at most 8.",
+        default=None,
+        null=None,
+        words={"auto": None},
+    )
     keepbits: int | None = setting(
         Anything(), "Mantissa bits kept per value (bit rounding); null = lossless.", default=None, null=None
     )

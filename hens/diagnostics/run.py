@@ -19,10 +19,11 @@ import xarray as xr
 
 from hens.config import DiagnoseSpec, compose_config, diagnose_spec
 from hens.diagnostics.aggregate.block import BlockOptions
-from hens.diagnostics.aggregate.fields import maps_lazy, spectra_lazy
+from hens.diagnostics.aggregate.fields import maps_lazy, spectra_lazy, spectral_member_subset
 from hens.diagnostics.aggregate.graph import statistics_graphs
 from hens.diagnostics.aggregate.intervals import BootstrapSettings, add_intervals, unit_masks
 from hens.diagnostics.aggregate.scores import add_spectra_and_maps, stats_to_dataset
+from hens.diagnostics.aggregate.tiles import block_chunks, block_forecast
 from hens.diagnostics.cluster import dask_computer
 from hens.diagnostics.verification.climatology import (
     demo_climatology,
@@ -44,6 +45,7 @@ from hens.diagnostics.verification.store import (
 from hens.diagnostics.verification.truth import align_verification, demo_world_info, open_verification
 from hens.diagnostics.weights import region_mask
 from hens.errors import HensError
+from hens.io.safe_write import check_owned_folder
 
 __all__ = ["DiagnoseResult", "default_output_dir", "diagnose", "run_diagnose"]
 
@@ -312,7 +314,9 @@ def _bootstrap(spec: DiagnoseSpec) -> BootstrapSettings:
     return BootstrapSettings(b.n_resamples, b.confidence, b.seed, b.min_start_dates, b.longitude_blocks)
 
 
-def _graphs(inputs: _Inputs, spec: DiagnoseSpec, options: BlockOptions, clim: xr.Dataset | None) -> dict[str, Any]:
+def _graphs(
+    inputs: _Inputs, spec: DiagnoseSpec, options: BlockOptions, clim: xr.Dataset | None, store: Path
+) -> dict[str, Any]:
     """One lazy graph per product and variable: ``stats/<var>``, ``spectra/<var>`` (if on), ``maps/<var>``."""
     fc, obs = inputs.ens.forecast, inputs.obs
     month_i = hour_i = None
@@ -320,29 +324,34 @@ def _graphs(inputs: _Inputs, spec: DiagnoseSpec, options: BlockOptions, clim: xr
         month_i, hour_i = month_hour_index(clim, inputs.valid)
     map_index = _map_lead_index(spec, inputs.hours)
     units, _ = unit_masks(fc.sizes["init_time"], inputs.lat, inputs.lon, _bootstrap(spec))
+    subset = spectral_member_subset(inputs.ens.n_members, spec.spectral_max_members, spec.seed)
     graphs: dict[str, Any] = {}
     for v_i, var in enumerate(inputs.variables):
         pct = None
         if clim is not None and spec.extremes.percentiles:
             pct = clim[percentile_name(var)]
+        chunks = block_chunks(
+            fc[var], inputs.ens.n_members, spec.memory_gb, spec.lead_chunk, spec.lat_chunk, spec.lon_chunk
+        )
+        blocks = block_forecast(store, fc[var], chunks)
         graphs[f"stats/{var}"], graphs[f"units/{var}"] = statistics_graphs(
-            fc[var],
+            blocks,
             obs[var],
             inputs.masks,
             options,
             percentile_clim=pct,
             month_index=month_i,
             hour_index=hour_i,
-            lead_chunk=spec.lead_chunk,
-            lat_chunk=spec.lat_chunk,
-            lon_chunk=spec.lon_chunk,
+            lead_chunk=chunks[0],
+            lat_chunk=chunks[1],
+            lon_chunk=chunks[2],
             seed_key=(v_i,),
             unit_masks=units,
         )
         if spec.spectral:
-            graphs[f"spectra/{var}"] = spectra_lazy(fc[var], obs[var], grid=spec.grid)
+            graphs[f"spectra/{var}"] = spectra_lazy(fc[var], obs[var], grid=spec.grid, member_subset=subset)
         graphs[f"maps/{var}"] = maps_lazy(
-            fc[var],
+            blocks,
             obs[var],
             map_lead_index=map_index,
             mclimate=None if clim is None else clim[quantile_name(var)],
@@ -403,7 +412,7 @@ def _score_store(
     inputs = _inputs(raw, attrs, spec, like)
     clim = _climatology(spec, attrs, inputs.variables, inputs.lat, inputs.lon) if spec.extremes.enabled else None
     options = _block_options(spec, inputs.ens.n_members)
-    graphs = _graphs(inputs, spec, options, clim)
+    graphs = _graphs(inputs, spec, options, clim, store)
 
     t_compute = time.perf_counter()
     with dask_computer(spec.dask, progress=spec.progress) as compute:
@@ -412,6 +421,10 @@ def _score_store(
 
     scores = _scores_dataset(inputs, spec, options, clim, results)
     scores.attrs.update(_provenance(store, attrs, inputs.ens, spec))
+    subset = spectral_member_subset(inputs.ens.n_members, spec.spectral_max_members, spec.seed)
+    if spec.spectral and subset is not None:  # recorded only when a subset was taken (all members otherwise)
+        scores.attrs["spectra_members"] = [int(m) for m in inputs.ens.forecast["member"].values[subset]]
+        scores.attrs["spectra_max_members"] = int(spec.spectral_max_members)
     if clim is not None:
         scores.attrs["climatology"] = _describe_climatology(clim)
     fc = inputs.ens.forecast
@@ -444,7 +457,9 @@ def diagnose(store: Path, spec: DiagnoseSpec) -> DiagnoseResult:
     t_start = time.perf_counter()
     store = Path(store)
     out_dir = Path(spec.output_dir) if spec.output_dir else default_output_dir(store)
-    _check_output_dir(out_dir, spec.overwrite)
+    check_owned_folder(
+        out_dir, OUTPUT_MARK, spec.overwrite, "diagnose.output_dir", "diagnose.overwrite=true", "hens diagnose"
+    )
     baseline = _check_baseline(store, spec)
     main = _score_store(store, spec)
     base = None
@@ -497,17 +512,6 @@ def diagnose(store: Path, spec: DiagnoseSpec) -> DiagnoseResult:
 
 OUTPUT_MARK = ".hens-diagnose"
 """The file that marks an output folder as written by hens diagnose (reused without asking)."""
-
-
-def _check_output_dir(out_dir: Path, overwrite: bool) -> None:
-    """Refuse an existing, non-empty output folder that hens diagnose did not write, unless ``overwrite``."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise HensError(f"diagnose.output_dir={out_dir} is a file; choose a folder")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / OUTPUT_MARK).exists() and not overwrite:
-        raise HensError(
-            f"diagnose.output_dir={out_dir} exists and was not written by hens diagnose; choose another folder or "
-            "set diagnose.overwrite=true to write into it"
-        )
 
 
 def _command_line() -> str:

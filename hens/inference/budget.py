@@ -31,6 +31,14 @@ from hens.ensemble.plan import EnsembleLayout, WorkItem, plan_work, shard_all
 #: H100, float32, batch 1 — the precision `hens generate` runs in (measured; ANCHORS.md).
 DEFAULT_MEMBER_STEPS_PER_SECOND = 1.57
 DEFAULT_RATE_SOURCE = "default: HENS-size SFNO on one H100, float32, batch 1"
+#: MB/s of float32 fields one writer thread encodes (blosc, lossless) and writes at 0.25°: the median of
+#: scripts/bench_writer.py on the 2-core development machine (docs/benchmarks.md); threads add up to the cores.
+WRITER_MB_PER_SECOND_PER_THREAD = 156.0
+#: Core-seconds `hens diagnose` spends per member-field (one member, lead time and channel) at 721×1440:
+#: 1.04 s wall on 2 cores at M = 128 with diagnose.memory_gb (scripts/bench_diagnose_scale.py, spectra on,
+#: extremes off; docs/benchmarks.md); scaled by grid points for other grids.
+DIAGNOSE_CORE_SECONDS_PER_MEMBER_FIELD = 2.1
+_QUARTER_DEGREE_POINTS = 721 * 1440
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,25 @@ class Budget:
         """GPU-hours held: every rank of every job for as long as its slowest rank runs."""
         return self.wall_hours_per_job * self.ranks_per_job * self.jobs
 
+    @property
+    def output_mb_per_second_per_gpu(self) -> float:
+        """MB/s of float32 member fields one GPU hands to its writers (rollout steps are written, breeding not)."""
+        per_step = len(self.variables) * self.grid[0] * self.grid[1] * 4 / 1e6
+        return self.member_steps_per_second * per_step * self.rollout_member_steps / max(1, self.member_steps)
+
+    @property
+    def writer_threads_needed(self) -> int:
+        """Writer threads per GPU that keep up at :data:`WRITER_MB_PER_SECOND_PER_THREAD` each; with fewer free
+        cores per rank, output — not the GPU — bounds the run."""
+        return max(1, int(np.ceil(self.output_mb_per_second_per_gpu / WRITER_MB_PER_SECOND_PER_THREAD)))
+
+    @property
+    def diagnose_core_hours(self) -> float:
+        """Core-hours of `hens diagnose` over every stored member-field, at the measured cost per member-field."""
+        fields = self.n_pairs * self.n_leads * len(self.variables)
+        scale = self.grid[0] * self.grid[1] / _QUARTER_DEGREE_POINTS
+        return fields * DIAGNOSE_CORE_SECONDS_PER_MEMBER_FIELD * scale / 3600.0
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary: every field plus the derived totals."""
         out = asdict(self)
@@ -109,6 +136,9 @@ class Budget:
             gpu_hours=self.gpu_hours,
             wall_hours_per_job=self.wall_hours_per_job,
             allocated_gpu_hours=self.allocated_gpu_hours,
+            output_mb_per_second_per_gpu=self.output_mb_per_second_per_gpu,
+            writer_threads_needed=self.writer_threads_needed,
+            diagnose_core_hours=self.diagnose_core_hours,
             bytes_by_variable=dict.fromkeys(self.variables, self.bytes_per_variable),
         )
         return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
@@ -309,6 +339,13 @@ def format_budget(b: Budget) -> str:
         verdict = "fits" if b.wall_hours_per_job <= limit else "EXCEEDS it: the job will requeue and resume"
         wall += f"; launcher.time={b.time_limit} {verdict}"
     lines.append(wall)
+    lines += [
+        f"  output rate        {_num(b.output_mb_per_second_per_gpu)} MB/s of float32 fields per GPU; at ≈ "
+        f"{WRITER_MB_PER_SECOND_PER_THREAD:g} MB/s per writer thread (measured) it needs {b.writer_threads_needed} "
+        "writer core(s) per GPU (output.writer_threads) — with fewer, output, not the GPU, bounds the run",
+        f"  hens diagnose      ≈ {_num(b.diagnose_core_hours)} core-hours for every member-field "
+        f"(≈ {DIAGNOSE_CORE_SECONDS_PER_MEMBER_FIELD:g} core-s per 0.25° member-field, measured; scaled by grid)",
+    ]
     return "\n".join(lines)
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from hens.config import GenerateSpec
-from hens.distributed import DistContext, barrier, finalize, init_distributed, pick_device
+from hens.distributed import DistContext, barrier, finalize, init_distributed, local_world_size, pick_device
 from hens.ensemble.plan import plan_work, shard
 from hens.inference.rollout import rollout
 from hens.inference.run_setup import (
@@ -47,6 +47,7 @@ from hens.io.run_store import (
     stats_dir,
 )
 from hens.io.store import StoreLayout
+from hens.io.writer import default_writer_threads
 from hens.models.forecaster import Forecaster, load_forecaster
 from hens.models.package import CheckpointPackage
 
@@ -208,6 +209,7 @@ def _sink(spec: GenerateSpec, setup: RunSetup, store_path: Path | None, device: 
         n_leads,
         spec.output.max_pending_writes,
         book,
+        writer_threads=spec.output.writer_threads or default_writer_threads(local_world_size()),
     )
 
 

@@ -3,8 +3,8 @@ statistics, the non-finite member records, and the manifest.
 
 Per work item, :meth:`RunSink.on_step` is the rollout's ``on_step``: it collects each lead's states
 ``[B, C, nlat, nlon]`` (stored channels only) into ``[B, lead_chunk, V, nlat, nlon]`` host buffers and submits
-one region write per (member block × lead chunk × variable), and adds the states to the start date's
-statistics accumulator.  :meth:`RunSink.finish_item` writes the members' first non-finite leads and records
+one region write per (member block × lead chunk × variable) to the writer threads, and adds the states to the
+start date's statistics accumulator.  :meth:`RunSink.finish_item` writes the members' first non-finite leads and records
 items as finished in the manifest only once all their chunks (and statistics partials) are on disk.
 """
 
@@ -121,6 +121,7 @@ class RunSink:
         lead_chunk: leads per chunk; ``n_leads``: leads of a rollout, t = 0 included.
         max_pending: writes the background writer holds at most (host memory bound).
         stats: this rank's statistics book.
+        writer_threads: threads that encode and write chunks (any count writes the same bytes).
     """
 
     def __init__(
@@ -133,12 +134,13 @@ class RunSink:
         n_leads: int,
         max_pending: int,
         stats: StatsBook,
+        writer_threads: int = 1,
     ) -> None:
         self.variables = variables if stored_members != () else ()
         self.store = StoreWriter(store_path, self.variables) if store_path is not None else None
         self.position = None if stored_members is None else {m: i for i, m in enumerate(stored_members)}
         self.var_index, self.lead_chunk, self.n_leads, self.stats = var_index, lead_chunk, n_leads, stats
-        self.writer = BackgroundWriter(max_pending)
+        self.writer = BackgroundWriter(max_pending, threads=writer_threads)
 
     def __enter__(self) -> RunSink:
         return self

@@ -25,6 +25,17 @@ def check_target(path: Path, overwrite: bool, option: str = "--out") -> None:
         raise HensError(f"{option} {path} exists (a {kind}); choose another path or pass --overwrite to replace it")
 
 
+def check_owned_folder(folder: Path, mark: str, overwrite: bool, key: str, fix: str, writer: str) -> None:
+    """HensError when ``folder`` is a file, or an existing non-empty folder without the ``mark`` file that the
+    command leaves in folders it wrote (so it never writes into someone else's folder) — unless ``overwrite``.
+    ``key`` names the setting, ``fix`` the override that allows writing anyway, ``writer`` the command."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise HensError(f"{key}={folder} is a file; choose a folder")
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / mark).exists() and not overwrite:
+        raise HensError(f"{key}={folder} exists and was not written by {writer}; choose another folder or set {fix}")
+
+
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)

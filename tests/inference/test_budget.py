@@ -195,3 +195,22 @@ def test_plan_matches_what_generate_reports(tmp_path, cache_dir):
     reported = int(proc.stderr.split(" member-steps in ")[0].rsplit(" ", 1)[-1].replace(",", ""))
     assert reported == plan["rollout_member_steps"] == plan["n_pairs"] * plan["n_steps"]
     assert f"{plan['n_items']} chunk(s)" in proc.stderr
+
+
+def test_plan_says_how_many_writer_threads_keep_up_and_what_diagnose_costs():
+    from hens.inference.budget import DIAGNOSE_CORE_SECONDS_PER_MEMBER_FIELD, WRITER_MB_PER_SECOND_PER_THREAD
+
+    b = _small_budget()
+    rollout_share = b.rollout_member_steps / b.member_steps
+    mb = b.member_steps_per_second * len(b.variables) * 33 * 64 * 4 / 1e6 * rollout_share
+    assert b.output_mb_per_second_per_gpu == pytest.approx(mb)
+    assert b.writer_threads_needed == 1  # 33×64 fields are small
+    fields = 2 * 24 * 11 * len(b.variables)
+    assert b.diagnose_core_hours == pytest.approx(
+        fields * DIAGNOSE_CORE_SECONDS_PER_MEMBER_FIELD * 33 * 64 / (721 * 1440) / 3600
+    )
+    big = _small_budget(grid=(721, 1440), variables=tuple(f"c{i}" for i in range(74)), member_steps_per_second=1.57)
+    per_gpu = 1.57 * 74 * 721 * 1440 * 4 / 1e6 * big.rollout_member_steps / big.member_steps
+    assert big.writer_threads_needed == int(np.ceil(per_gpu / WRITER_MB_PER_SECOND_PER_THREAD)) > 1
+    text = format_budget(big)
+    assert f"needs {big.writer_threads_needed} writer core(s) per GPU" in text and "core-hours" in text

@@ -147,6 +147,31 @@ def test_two_ranks_equal_one_rank(tmp_path, cache_dir):
     _assert_same_store(one, two)
 
 
+def _chunk_files(store: Path) -> dict[str, bytes]:
+    """Every file of a store's arrays (chunks and array metadata) by relative path; not the group metadata (which
+    records the run's config) nor the run's .hens/ records."""
+    return {
+        str(f.relative_to(store)): f.read_bytes()
+        for f in sorted(store.rglob("*"))
+        if f.is_file() and ".hens" not in f.parts and f.parent != store
+    }
+
+
+def test_writer_threads_write_byte_identical_stores(tmp_path, cache_dir):
+    from hens.io.manifest import Manifest
+
+    stores = {}
+    for threads in (1, 3):
+        stores[threads] = tmp_path / f"t{threads}.zarr"
+        args = ["generate", *SMALL, "output.keepbits=10", "output.max_pending_writes=1"]
+        run_hens([*args, f"output.writer_threads={threads}", f"output.path={stores[threads]}"], cache_dir)
+    one, three = _chunk_files(stores[1]), _chunk_files(stores[3])
+    assert len([k for k in one if "/c/" in k]) >= 8 and one.keys() == three.keys()
+    assert [k for k in one if one[k] != three[k]] == []
+    finished = [Manifest(s).finished() for s in stores.values()]
+    assert len(finished[0]) >= 4 and finished[0] == finished[1]
+
+
 def test_member_regenerated_alone_is_bit_identical(tmp_path, cache_dir):
     full = tmp_path / "full.zarr"
     run_hens(["generate", *SMALL, f"output.path={full}"], cache_dir)

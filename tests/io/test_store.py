@@ -30,6 +30,37 @@ def test_writer_runs_in_order_in_background_and_reraises():
     writer.close()
 
 
+def test_writer_threads_run_concurrently_and_reraise_the_first_error():
+    started, release = threading.Barrier(3, timeout=5), threading.Event()
+    seen = []
+    with BackgroundWriter(max_pending=1, threads=3) as writer:
+        assert writer.n_threads == 3
+        for i in range(3):  # all three must be in flight at once, or the barrier times out
+            writer.submit(lambda i=i: (started.wait(), seen.append((i, threading.get_ident()))))
+        writer.flush()
+    assert sorted(i for i, _ in seen) == [0, 1, 2] and len({tid for _, tid in seen}) == 3
+
+    writer = BackgroundWriter(max_pending=4, threads=2)
+    writer.submit(lambda: 1 / 0)
+    writer.submit(lambda: release.wait(1))
+    with pytest.raises(ZeroDivisionError):
+        writer.flush()
+    writer.flush()  # the error was reported once
+    writer.close()
+    with pytest.raises(ValueError, match="threads"):
+        BackgroundWriter(threads=0)
+
+
+def test_default_writer_threads_from_the_cores():
+    from hens.io.writer import default_writer_threads
+
+    assert default_writer_threads(1, cores=2) == 1
+    assert default_writer_threads(1, cores=1) == 1
+    assert default_writer_threads(1, cores=4) == 3
+    assert default_writer_threads(4, cores=64) == 8
+    assert default_writer_threads(8, cores=32) == 3
+
+
 def test_manifest_records(tmp_path):
     manifest = Manifest(tmp_path / "s.zarr")
     assert manifest.finished() == {} and manifest.read_run() is None

@@ -16,21 +16,45 @@ import xarray as xr
 
 from hens.diagnostics.metrics.extremes import best_member_error, efi
 
-__all__ = ["maps_lazy", "spectra_lazy"]
+__all__ = ["maps_lazy", "spectral_member_subset", "spectra_lazy"]
+
+SPECTRAL_SUBSET_STREAM = 0x5E3C7
+"""Mixed with ``diagnose.seed`` so the spectral subset's draw is independent of the rank tie-break's."""
 
 
-def spectra_lazy(forecast: xr.DataArray, obs: xr.DataArray, *, grid: str = "equiangular") -> xr.DataArray:
+def spectral_member_subset(n_members: int, max_members: int | None, seed: int) -> np.ndarray | None:
+    """Positions (sorted, along the member axis) of the members whose spectra are averaged, or None for all.
+
+    None when ``max_members`` is None or ≥ ``n_members``; else ``max_members`` positions drawn without
+    replacement by ``numpy.random.default_rng([seed, SPECTRAL_SUBSET_STREAM])`` — the same subset for every
+    variable, start date and lead time, and for every run with the same seed and ensemble size.
+    """
+    if max_members is None or max_members >= n_members:
+        return None
+    rng = np.random.default_rng([int(seed), SPECTRAL_SUBSET_STREAM])
+    return np.sort(rng.choice(n_members, size=int(max_members), replace=False))
+
+
+def spectra_lazy(
+    forecast: xr.DataArray,
+    obs: xr.DataArray,
+    *,
+    grid: str = "equiangular",
+    member_subset: np.ndarray | None = None,
+) -> xr.DataArray:
     """Angular power spectra by total wavenumber, averaged over start dates (lazy).
 
-    ``members`` is the spectrum of each member averaged over members; ``ensemble_mean`` that of the ensemble
-    mean; ``truth`` that of the verification at the same valid times (see
-    :func:`hens.diagnostics.metrics.spectra.angular_power_spectrum`, units of the field² · sr).
+    ``members`` is the spectrum of each member averaged over members (over ``member_subset`` only, when given);
+    ``ensemble_mean`` that of the ensemble mean of all members; ``truth`` that of the verification at the same
+    valid times (see :func:`hens.diagnostics.metrics.spectra.angular_power_spectrum`, units of the field² · sr).
+    With a subset, the result's ``spectra_members`` attribute lists the member labels used.
 
     Args:
         forecast: ``(init_time, member, lead_time, lat, lon)`` with each field's globe in one chunk (the store's
             chunks; members may be split over chunks — the member average is a Dask reduction).
         obs: ``(init_time, lead_time, lat, lon)``.
         grid: the torch-harmonics grid of the latitudes.
+        member_subset: positions along ``member`` (:func:`spectral_member_subset`); None: every member.
 
     Returns:
         Lazy float64 DataArray ``(spectrum, lead_time, degree)`` with ``spectrum = [members, ensemble_mean,
@@ -54,12 +78,16 @@ def spectra_lazy(forecast: xr.DataArray, obs: xr.DataArray, *, grid: str = "equi
             kwargs={"lat_deg": lat, "grid": grid, "lmax": n_l},
         ).astype(np.float64)
 
-    members = power(forecast).mean(["init_time", "member"])
+    chosen = forecast if member_subset is None else forecast.isel(member=np.asarray(member_subset))
+    members = power(chosen).mean(["init_time", "member"])
     ens_mean = power(forecast.astype(np.float64).mean("member")).mean("init_time")
     truth = power(obs.astype(np.float64)).mean("init_time")
     out = xr.concat([members, ens_mean, truth], dim="spectrum", coords="minimal", compat="override")
     out = out.assign_coords(spectrum=["members", "ensemble_mean", "truth"], degree=np.arange(n_l))
-    return out.transpose("spectrum", "lead_time", "degree")
+    out = out.transpose("spectrum", "lead_time", "degree")
+    if member_subset is not None:
+        out.attrs["spectra_members"] = [int(m) for m in chosen["member"].values]
+    return out
 
 
 def maps_lazy(

@@ -7,6 +7,7 @@ needs every grid point of a field), batched over the leading axes.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -52,10 +53,21 @@ def default_lmax(nlat: int, nlon: int, *, grid: str = "equiangular") -> int:
     return min(lmax, nlon // 2)
 
 
+_SHT_LOCK = threading.Lock()
+
+
 @functools.lru_cache(maxsize=4)
-def _sht(nlat: int, nlon: int, lmax: int, grid: str, dtype: torch.dtype) -> th.RealSHT:
+def _sht_cached(nlat: int, nlon: int, lmax: int, grid: str, dtype: torch.dtype) -> th.RealSHT:
     sht = th.RealSHT(nlat, nlon, lmax=lmax, mmax=lmax, grid=grid, norm="ortho", csphase=True)
     return sht.to(dtype)
+
+
+def _sht(nlat: int, nlon: int, lmax: int, grid: str, dtype: torch.dtype) -> th.RealSHT:
+    """The transform of a grid, built once per process (by grid, lmax and dtype): its Legendre tables take
+    seconds and ≈ 0.37 GB (float32) at 721×1440, so the tasks of a Dask worker share them; the lock keeps
+    concurrent first tasks of a threaded worker from building them twice."""
+    with _SHT_LOCK:
+        return _sht_cached(nlat, nlon, lmax, grid, dtype)
 
 
 def angular_power_spectrum(

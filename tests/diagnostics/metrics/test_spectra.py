@@ -140,3 +140,27 @@ def test_wavelength_km():
     np.testing.assert_allclose(wavelength_km(np.arange(3), radius_km=1.0), 2 * np.pi / np.arange(1, 4))
     with pytest.raises(ValueError):
         wavelength_km(-1)
+
+
+def test_transform_tables_are_built_once_per_process_even_from_concurrent_threads():
+    import threading
+
+    from hens.diagnostics.metrics import spectra
+
+    spectra._sht_cached.cache_clear()
+    lat = grid_latitudes(17)
+    field = np.random.default_rng(0).normal(size=(3, 17, 32))
+    barrier = threading.Barrier(4, timeout=10)
+
+    def task():
+        barrier.wait()
+        angular_power_spectrum(field, lat)
+
+    threads = [threading.Thread(target=task) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    angular_power_spectrum(field, lat)
+    info = spectra._sht_cached.cache_info()
+    assert (info.misses, info.hits) == (1, 4)
