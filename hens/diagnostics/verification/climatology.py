@@ -144,27 +144,38 @@ def build_climatology(
         if pool_longitude:
             p_out = np.broadcast_to(p_out, p_out.shape[:-1] + (n_lon,)).copy()
             q_out = np.broadcast_to(q_out, q_out.shape[:-1] + (n_lon,)).copy()
-        attrs = dict(truth[var].attrs)
-        data_vars[percentile_name(str(var))] = (("percentile", "month", "hour", "lat", "lon"), p_out, attrs)
-        data_vars[quantile_name(str(var))] = (("quantile", "month", "lat", "lon"), q_out, attrs)
-    return xr.Dataset(
-        data_vars,
-        coords={
-            "percentile": pct,
-            "quantile": levels,
-            "month": month_axis,
-            "hour": hour_axis,
-            "lat": truth["lat"].values,
-            "lon": truth["lon"].values,
-        },
-        attrs={
+        data_vars[str(var)] = (p_out, q_out, dict(truth[var].attrs))
+    ds = climatology_dataset(data_vars, pct, levels, month_axis, hour_axis, truth["lat"].values, truth["lon"].values)
+    ds.attrs.update(
+        {
             "n_samples_min": int(n_min),
             "period_start": str(times.min()),
             "period_end": str(times.max()),
             "pool_longitude": int(pool_longitude),
             "comment": "percentiles per calendar month and hour; M-climate quantiles per calendar month",
-        },
+        }
     )
+    return ds
+
+
+def climatology_dataset(
+    fields: dict[str, tuple[Any, Any, dict[str, Any]]],
+    percentiles: np.ndarray,
+    levels: np.ndarray,
+    months: np.ndarray,
+    hours: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+) -> xr.Dataset:
+    """The climatology layout `hens diagnose` reads: per variable ``<var>_percentiles`` (percentile, month, hour,
+    lat, lon) and ``<var>_quantiles`` (quantile, month, lat, lon) from ``fields[var] = (percentiles, quantiles,
+    attrs)`` (NumPy or Dask arrays, units of the variable); percentiles in %, quantile levels in [0, 1]."""
+    data_vars: dict[str, Any] = {}
+    for var, (p, q, attrs) in fields.items():
+        data_vars[percentile_name(var)] = (("percentile", "month", "hour", "lat", "lon"), p, attrs)
+        data_vars[quantile_name(var)] = (("quantile", "month", "lat", "lon"), q, attrs)
+    coords = {"percentile": percentiles, "quantile": levels, "month": months, "hour": hours, "lat": lat, "lon": lon}
+    return xr.Dataset(data_vars, coords=coords)
 
 
 def month_hour_index(clim: xr.Dataset, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -35,6 +35,7 @@ from hens.diagnostics.verification.climatology import (
     ALL_HOURS,
     ALL_MONTHS,
     build_climatology,
+    climatology_dataset,
     percentile_name,
     quantile_name,
 )
@@ -176,18 +177,8 @@ def _template(
         q_shape = (levels.size, months.size, n_lat, n_lon)
         p = da.zeros(p_shape, chunks=(*p_shape[:3], rows, n_lon), dtype=np.float32)
         q = da.zeros(q_shape, chunks=(*q_shape[:2], rows, n_lon), dtype=np.float32)
-        attrs = dict(truth[var].attrs)
-        data_vars[percentile_name(str(var))] = (("percentile", "month", "hour", "lat", "lon"), p, attrs)
-        data_vars[quantile_name(str(var))] = (("quantile", "month", "lat", "lon"), q, attrs)
-    coords = {
-        "percentile": percentiles,
-        "quantile": levels,
-        "month": months,
-        "hour": hours,
-        "lat": truth["lat"].values,
-        "lon": truth["lon"].values,
-    }
-    return xr.Dataset(data_vars, coords=coords)
+        data_vars[str(var)] = (p, q, dict(truth[var].attrs))
+    return climatology_dataset(data_vars, percentiles, levels, months, hours, truth["lat"].values, truth["lon"].values)
 
 
 def _bands(
