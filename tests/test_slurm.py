@@ -57,6 +57,7 @@ def test_split_arguments():
         split_arguments(["diagnose", "a=1"])
 
 
+@pytest.mark.e2e
 def test_render_generate_srun_to_stdout_and_file(tmp_path, cache_dir):
     args = ["launcher.nodes=3", "launcher.account=proj", "launcher.partition=gpu", "output.path=/scratch/r.zarr"]
     args += ['launcher.setup=["module load cuda", "export HENS_SETUP_RAN=1"]']
@@ -128,6 +129,7 @@ def test_render_generate_torchrun_array_over_dates(tmp_path):
     assert spec.ensemble.n_perturbations == 2
 
 
+@pytest.mark.e2e
 def test_array_over_dates_needs_a_per_date_store(cache_dir):
     proc = run_hens(["slurm", "render", "launcher.array_over_dates=true"], cache_dir, check=False)
     assert proc.returncode == 2
@@ -163,6 +165,7 @@ def test_date_index_selects_one_start_date_and_names_the_store():
             generate_spec(compose_config("generate", [*base, f"++ic.date_index={bad}"]))
 
 
+@pytest.mark.e2e
 def test_render_diagnose_one_node(tmp_path, cache_dir):
     args = ["slurm", "render", "diagnose", "/scratch/run.zarr", "diagnose.variables=[z500]", "launcher.account=p"]
     args += ["launcher.diagnose.cpus_per_task=16", "launcher.diagnose.mem=64G"]
@@ -176,6 +179,7 @@ def test_render_diagnose_one_node(tmp_path, cache_dir):
     compose_config("diagnose", recorded[2:])  # the job's overrides compose
 
 
+@pytest.mark.e2e
 def test_diagnose_with_jobqueue_needs_dask_jobqueue(cache_dir):
     if importlib.util.find_spec("dask_jobqueue") is not None:
         pytest.skip("dask-jobqueue is installed here")
@@ -189,6 +193,7 @@ def test_diagnose_with_jobqueue_needs_dask_jobqueue(cache_dir):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.e2e
 def test_submit_calls_sbatch_and_prints_the_job_id(tmp_path, cache_dir, monkeypatch):
     bin_dir = tmp_path / "bin"
     _fake(bin_dir, "sbatch", f'printf "%s\\n" "$@" > {tmp_path}/sbatch_args.txt\necho "Submitted batch job 123"\n')
@@ -207,6 +212,7 @@ def test_submit_calls_sbatch_and_prints_the_job_id(tmp_path, cache_dir, monkeypa
     assert "hens diagnose run.zarr" in out.read_text()
 
 
+@pytest.mark.e2e
 def test_submit_reports_a_failing_sbatch(tmp_path, cache_dir, monkeypatch):
     bin_dir = tmp_path / "bin"
     _fake(bin_dir, "sbatch", 'echo "sbatch: error: Invalid account" >&2\nexit 1\n')
@@ -217,6 +223,7 @@ def test_submit_reports_a_failing_sbatch(tmp_path, cache_dir, monkeypatch):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.e2e
 def test_submit_without_sbatch_is_a_one_line_error(tmp_path, cache_dir, monkeypatch):
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -253,6 +253,7 @@ def test_nan_member_is_excluded(tmp_path):
     )
 
 
+@pytest.mark.e2e
 def test_chunking_and_scheduler_do_not_change_results(tmp_path):
     store, truth, clim, _ = make_store(tmp_path, n_members=6, n_lead=5, batch=3, lead_chunk=3)
     base = _overrides(truth, clim, "diagnose.spectral.enabled=false", "+diagnose.boxes.box=[-30,60,350,90]")

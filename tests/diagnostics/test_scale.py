@@ -46,6 +46,7 @@ def test_spectra_of_all_members_as_a_subset_are_bit_identical_and_a_subset_is_it
     assert part.attrs["spectra_members"] == [1, 3]
 
 
+@pytest.mark.e2e
 def test_diagnose_records_the_spectral_subset(tmp_path):
     store, truth, clim, fields = make_store(tmp_path, n_members=8, n_lead=3, batch=4, lead_chunk=3)
     base = _overrides(truth, clim, "diagnose.extremes.enabled=false")
@@ -78,6 +79,7 @@ def test_choose_tiles_fits_the_budget():
     assert choose_tiles(4, 1, (721, 1440), 1.0, lon_chunk=100)[1] == 100
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("memory_gb", ["3e-5", "1e-6"])  # 2-row tiles; 1 × 1 tiles
 def test_tiles_under_a_memory_budget_equal_the_whole_globe(tmp_path, memory_gb):
     store, truth, clim, _ = make_store(tmp_path, n_members=7, n_lead=5, batch=3, lead_chunk=3, nan_member=2)
