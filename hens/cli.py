@@ -224,7 +224,7 @@ def demo_truth(
     out: Annotated[Path | None, typer.Option(help="Also write the truth to this Zarr store (must not exist).")] = None,
     overwrite: OverwriteOption = False,
 ) -> None:
-    """(Re)generate the demo world's shallow-water truth between two times (cached for later runs)."""
+    """(Re)generate the demo world's truth (two-layer baroclinic model) between two times (cached for later runs)."""
     from hens.demo.world import DemoWorldSpec, truth_dataset
     from hens.io.safe_write import check_target, write_atomic
 

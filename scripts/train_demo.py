@@ -1,51 +1,55 @@
-"""Train the demo world's SFNO checkpoints and write them as checkpoint packages.
+"""Train the demo world's SFNO checkpoints and write them as checkpoint packages (and the demo climatology).
 
-    python scripts/train_demo.py [--seeds 0 1 2 3] [--out hens/demo/checkpoints] [--minutes-per-model 2]
+    python scripts/train_demo.py --prepare                 # truth of the training world + hens/demo/climatology.npz
+    python scripts/train_demo.py --seeds 0 1 --steps 1200  # train (several processes may train different seeds)
 
 Reproducible: the training truth is an independent trajectory of the demo world's physics (the default
 DemoWorldSpec with ``seed=1`` and an epoch in 1990, so forecasts verified on the default world in 2000 are
-out-of-sample); each checkpoint differs from the others only by its seed (initial weights and batch order).
-Each model: torch-harmonics' SFNO on the 33×64 equiangular grid, trained on normalised one-step targets (MSE),
-starting from persistence (zero last decoder layer), loss weighted by the inverse variance of each
-channel's 6-h change, then briefly on two-step rollouts for stability, for a fixed number of optimiser
-steps.  Prints RMSE vs lead
-against persistence on held-out truth and stores the 48-h RMSE per channel (the bred vectors' amplitude) in
-each package's metadata.
+out-of-sample); each checkpoint differs from the others only by its seed (initial weights and batch order), and
+trains for a fixed number of optimiser steps on one thread (bit for bit on one machine).  Each model:
+torch-harmonics' SFNO on the 33×64 equiangular grid, trained on normalised one-step targets (MSE), starting from
+persistence (zero last decoder layer), loss weighted by the inverse variance of each channel's 6-h change, the
+last 20 % of steps on two-step rollouts for stability; AdamW with a cosine learning rate.
+
+Skill is measured on held-out validation truth (the training world 10 days after the training period): forecasts
+start from *analyses* (truth + the demo world's analysis error, as `hens generate` starts) and are verified
+against the truth.  Printed and stored in each package's metadata: latitude-weighted RMSE and anomaly
+correlation (ACC, anomalies from the training truth's per-grid-point mean) by lead for the model, persistence
+(of the analysis) and climatology (the training mean), and the 48-h RMSE per channel (the bred vectors' amplitude).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from hens.demo.world import DEMO_CHANNELS, DemoWorldSpec, truth_states
+from hens.demo.world import DEMO_CHANNELS, DemoWorldSpec, analysis_states, truth_states, with_changes
 from hens.models.package import write_package
 
-TRAIN_WORLD = replace(DemoWorldSpec(), seed=1, epoch="1990-01-01T00:00")
+TRAIN_WORLD = with_changes(DemoWorldSpec(), seed=1, epoch="1990-01-01T00:00")
 MODEL_KWARGS = {
     "img_size": [33, 64],
     "grid": "equiangular",
     "grid_internal": "legendre-gauss",
     "scale_factor": 1,
-    "in_chans": 3,
-    "out_chans": 3,
+    "in_chans": len(DEMO_CHANNELS),
+    "out_chans": len(DEMO_CHANNELS),
     "embed_dim": 32,
     "num_layers": 4,
     "residual_prediction": True,
 }
+LEADS_REPORTED = (1, 4, 8, 12, 20, 28, 40)  # 6-h steps: 6 h, 1, 2, 3, 5, 7, 10 days
 
 
-def truth_series(days: float, offset_days: float = 0.0) -> np.ndarray:
-    epoch = np.datetime64(TRAIN_WORLD.epoch, "ns")
-    start = epoch + np.timedelta64(int(offset_days * 24), "h")
-    times = start + np.arange(int(days * 4)) * np.timedelta64(6, "h")
-    return truth_states(TRAIN_WORLD, times)
+def series_times(days: float, offset_days: float = 0.0) -> np.ndarray:
+    start = np.datetime64(TRAIN_WORLD.epoch, "ns") + np.timedelta64(int(offset_days * 24), "h")
+    return start + np.arange(int(days * 4)) * np.timedelta64(6, "h")
 
 
 def lat_weights(lat_deg: np.ndarray) -> torch.Tensor:
@@ -53,20 +57,29 @@ def lat_weights(lat_deg: np.ndarray) -> torch.Tensor:
     return torch.as_tensor(w / w.mean(), dtype=torch.float32).view(1, 1, -1, 1)
 
 
-def rmse_by_lead(step, data: torch.Tensor, starts: list[int], n_lead: int, weights: torch.Tensor) -> np.ndarray:
-    """Latitude-weighted RMSE [n_lead + 1, C] of rollouts from ``starts`` (``step`` maps [B, C, H, W])."""
-    x = data[starts]
-    errs = []
+def scores_by_lead(
+    step, analyses: torch.Tensor, truth: torch.Tensor, starts: list[int], n_lead: int, clim: torch.Tensor
+) -> dict[str, np.ndarray]:
+    """Latitude-weighted RMSE and ACC ``[n_lead + 1, C]`` of rollouts started from ``analyses[starts]`` and verified
+    against ``truth``; ``step`` maps ``[B, C, H, W]`` → the next state; ``clim`` ``[1, C, H, W]`` the climate mean."""
+    w = lat_weights(TRAIN_WORLD.lat())
+    x = analyses[starts]
+    rmse, acc = [], []
     with torch.no_grad():
         for k in range(n_lead + 1):
             if k:
                 x = step(x)
-            target = data[[s + k for s in starts]]
-            errs.append(((x - target) ** 2 * weights).mean(dim=(0, 2, 3)).sqrt().numpy())
-    return np.array(errs)
+            target = truth[[s + k for s in starts]]
+            rmse.append(((x - target) ** 2 * w).mean(dim=(0, 2, 3)).sqrt().numpy())
+            fa, ta = x - clim, target - clim
+            num = (fa * ta * w).sum(dim=(2, 3))
+            den = ((fa**2 * w).sum(dim=(2, 3)) * (ta**2 * w).sum(dim=(2, 3))).sqrt()
+            acc.append((num / den).mean(dim=0).numpy())
+    return {"rmse": np.array(rmse), "acc": np.array(acc)}
 
 
-def train_one(seed: int, data: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, seconds: float) -> tuple:
+def train_one(seed: int, data: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, total_steps: int):
+    """One SFNO trained for ``total_steps`` optimiser steps (batch 16) on normalised ``data`` ``[T, C, H, W]``."""
     from torch_harmonics.examples.models import SphericalFourierNeuralOperator
 
     torch.manual_seed(seed)
@@ -77,38 +90,25 @@ def train_one(seed: int, data: torch.Tensor, mean: torch.Tensor, std: torch.Tens
     # weight each channel by the inverse variance of its normalised 6-h change: the network learns the small
     # tendency on top of the residual connection, so that is the scale its errors must be measured in
     tendency_std = (norm[1:] - norm[:-1]).std(dim=(0, 2, 3)).view(1, -1, 1, 1)
-    weights = lat_weights(np.linspace(90, -90, 33)) / tendency_std**2
+    weights = lat_weights(TRAIN_WORLD.lat()) / tendency_std**2
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.0)
     gen = torch.Generator().manual_seed(1000 + seed)
-    n = norm.shape[0]
-    batch = 16
     start = time.perf_counter()
-    steps = 0
-    # a fixed number of optimiser steps calibrated from the first 20 steps, so runs are reproducible
-    total_steps = None
-    while total_steps is None or steps < total_steps:
-        two_step = total_steps is not None and steps >= int(0.8 * total_steps)
-        idx = torch.randint(0, n - 2, (batch,), generator=gen)
+    loss = torch.zeros(())
+    for steps in range(total_steps):
+        for group in opt.param_groups:
+            group["lr"] = 1e-3 * 0.5 * (1 + math.cos(math.pi * steps / total_steps))
+        idx = torch.randint(0, norm.shape[0] - 2, (16,), generator=gen)
         x, y1, y2 = norm[idx], norm[idx + 1], norm[idx + 2]
         pred = net(x)
         loss = ((pred - y1) ** 2 * weights).mean()
-        if two_step:
+        if steps >= int(0.8 * total_steps):
             loss = 0.5 * loss + 0.5 * ((net(pred) - y2) ** 2 * weights).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
-        steps += 1
-        if steps == 20 and total_steps is None:
-            per_step = (time.perf_counter() - start) / 20
-            total_steps = int(seconds / (per_step * 1.15) // 50 * 50) or 50
-            for group in opt.param_groups:
-                group["initial_lr"] = group["lr"]
-        if total_steps is not None:
-            frac = steps / total_steps
-            for group in opt.param_groups:
-                group["lr"] = group["initial_lr"] * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
     net.eval()
-    return net, steps, time.perf_counter() - start, float(loss.detach())
+    return net, time.perf_counter() - start, float(loss.detach())
 
 
 CLIMATOLOGY_PERCENTILES = (90.0, 95.0, 99.0, 99.9)
@@ -117,8 +117,8 @@ CLIMATOLOGY_LEVELS = 101
 
 def write_climatology(train: np.ndarray, path: Path) -> None:
     """Pooled percentiles and M-climate quantiles of the training truth at every grid point (see
-    hens.diagnostics.verification.climatology); the demo world is stationary (no seasons, no diurnal cycle), so
-    months and hours are pooled.  Shipped so `hens diagnose` needs no long truth run."""
+    hens.diagnostics.verification.climatology); the demo world is stationary (perpetual equinox, no diurnal
+    cycle), so months and hours are pooled.  Shipped so `hens diagnose` needs no long truth run."""
     import xarray as xr
 
     from hens.diagnostics.verification.climatology import build_climatology
@@ -141,48 +141,53 @@ def write_climatology(train: np.ndarray, path: Path) -> None:
     np.savez_compressed(path, **arrays)
 
 
+def table_row(label: str, values: np.ndarray, fmt: str) -> str:
+    return f"{label:<26}" + "".join(format(values[k], fmt).rjust(8) for k in LEADS_REPORTED)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
     parser.add_argument("--out", type=Path, default=Path("hens/demo/checkpoints"))
     parser.add_argument("--train-days", type=float, default=365.0)
     parser.add_argument("--valid-days", type=float, default=60.0)
-    parser.add_argument("--minutes-per-model", type=float, default=2.0)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--climatology-only", action="store_true", help="only (re)write hens/demo/climatology.npz")
+    parser.add_argument("--steps", type=int, default=1200, help="optimiser steps per model (batch 16)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--prepare", action="store_true", help="only compute the truth and write the climatology")
+    parser.add_argument("--json", type=Path, default=None, help="also write the skill tables here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    train = torch.as_tensor(truth_series(args.train_days))
-    valid = torch.as_tensor(truth_series(args.valid_days, offset_days=args.train_days + 10))
-    write_climatology(train.numpy(), Path("hens/demo/climatology.npz"))
-    if args.climatology_only:
+    train = torch.as_tensor(truth_states(TRAIN_WORLD, series_times(args.train_days)))
+    valid_times = series_times(args.valid_days, offset_days=args.train_days + 10)
+    valid = torch.as_tensor(truth_states(TRAIN_WORLD, valid_times))
+    valid_analyses = torch.as_tensor(analysis_states(TRAIN_WORLD, valid_times))
+    print(f"truth: {train.shape[0]} training, {valid.shape[0]} validation samples in {time.perf_counter() - t0:.0f} s")
+    if args.prepare:
+        write_climatology(train.numpy(), Path("hens/demo/climatology.npz"))
         return
-    print(
-        f"truth: {train.shape[0]} training and {valid.shape[0]} validation samples in {time.perf_counter() - t0:.0f} s"
-    )
     mean = train.mean(dim=(0, 2, 3), keepdim=True)[0:1]
     std = train.std(dim=(0, 2, 3), keepdim=True)[0:1]
-    weights = lat_weights(TRAIN_WORLD.lat())
+    clim = train.mean(dim=0, keepdim=True)
     starts = list(range(0, valid.shape[0] - 41, 6))
-    persistence = rmse_by_lead(lambda x: x, valid, starts, 40, weights)
-    leads = [1, 4, 8, 20, 40]
-    print("lead (h):            " + "".join(f"{6 * k:>9}" for k in leads))
-    print("persistence z500     " + "".join(f"{persistence[k, 0]:>9.0f}" for k in leads))
+    persistence = scores_by_lead(lambda x: x, valid_analyses, valid, starts, 40, clim)
+    climatology = scores_by_lead(lambda x: clim.expand_as(x), valid_analyses, valid, starts, 40, clim)
+    z = DEMO_CHANNELS.index("z500")
+    print(f"{'z500 (lead h)':<26}" + "".join(f"{6 * k:>8}" for k in LEADS_REPORTED))
+    print(table_row("persistence RMSE", persistence["rmse"][:, z], ".0f"))
+    print(table_row("climatology RMSE", climatology["rmse"][:, z], ".0f"))
+    print(table_row("persistence ACC", persistence["acc"][:, z], ".3f"))
+    results = {"persistence": persistence, "climatology": climatology}
     for seed in args.seeds:
-        net, steps, seconds, loss = train_one(seed, train, mean, std, args.minutes_per_model * 60)
+        net, seconds, loss = train_one(seed, train, mean, std, args.steps)
 
         def step(x, net=net):
             return net((x - mean) / std) * std + mean
 
-        err = rmse_by_lead(step, valid, starts, 40, weights)
-        finite60 = bool(torch.isfinite(torch.as_tensor(rmse_by_lead(step, valid, starts[:4], 60, weights))).all())
-        print(
-            f"seed {seed} z500        "
-            + "".join(f"{err[k, 0]:>9.0f}" for k in leads)
-            + f"   u500@48h {err[8, 1]:.2f}  ({steps} steps, {seconds:.0f} s, loss {loss:.4f}, "
-            f"60-step finite {finite60})"
-        )
+        scores = scores_by_lead(step, valid_analyses, valid, starts, 40, clim)
+        results[f"seed{seed}"] = scores
+        print(table_row(f"seed {seed} RMSE", scores["rmse"][:, z], ".0f"))
+        print(table_row(f"seed {seed} ACC", scores["acc"][:, z], ".3f") + f"   ({seconds:.0f} s, loss {loss:.4f})")
         write_package(
             args.out / f"demo_sfno_s{seed}",
             state_dict=net.state_dict(),
@@ -194,12 +199,12 @@ def main() -> None:
             stds=std.numpy().reshape(-1),
             model_kwargs=MODEL_KWARGS,
             extra={
-                "rmse_48h": {c: float(err[8, i]) for i, c in enumerate(DEMO_CHANNELS)},
-                "rmse_24h": {c: float(err[4, i]) for i, c in enumerate(DEMO_CHANNELS)},
-                "persistence_rmse_24h": {c: float(persistence[4, i]) for i, c in enumerate(DEMO_CHANNELS)},
+                "rmse_48h": {c: float(scores["rmse"][8, i]) for i, c in enumerate(DEMO_CHANNELS)},
+                "rmse_24h": {c: float(scores["rmse"][4, i]) for i, c in enumerate(DEMO_CHANNELS)},
+                "persistence_rmse_24h": {c: float(persistence["rmse"][4, i]) for i, c in enumerate(DEMO_CHANNELS)},
                 "train": {
                     "seed": seed,
-                    "optimizer_steps": steps,
+                    "optimizer_steps": args.steps,
                     "seconds": round(seconds, 1),
                     "train_days": args.train_days,
                     "world_seed": TRAIN_WORLD.seed,
@@ -207,6 +212,9 @@ def main() -> None:
                 },
             },
         )
+    if args.json:
+        plain = {k: {m: v.tolist() for m, v in s.items()} for k, s in results.items()}
+        args.json.write_text(json.dumps({"channels": list(DEMO_CHANNELS), "lead_steps_6h": 40, **plain}))
     print(f"total wall time {time.perf_counter() - t0:.0f} s")
 
 

@@ -31,6 +31,8 @@ def config_dir() -> Path:
 RETIRED_KEYS = {
     "ensemble.control_member": "ensemble.control: hens (one control, as HENS), per_checkpoint (the old true) or "
     "none (the old false)",
+    "model.physics_stirring": "nothing: the demo world's weather is now chaotic (no stochastic stirring) and "
+    "model.dynamics=demo_physics is deterministic",
 }
 """Keys of earlier versions and what replaced them (named in the unknown-key error)."""
 

@@ -39,6 +39,7 @@ from hens.errors import ConfigError
 from hens.io.encoding import STORAGE_DTYPES, EncodingSpec
 from hens.models.dynamics import get_dynamics
 from hens.perturb.bred_vectors import BREEDING_TIMES
+from hens.perturb.methods import PERTURBATIONS
 from hens.perturb.rescaling import RESCALINGS
 
 __all__ = [
@@ -63,7 +64,6 @@ __all__ = [
     "select_date",
 ]
 
-PHYSICS_STIRRING = ("independent", "none")
 IC_SOURCES = ("demo", "era5")
 PRECISIONS = ("fp32", "tf32", "bf16")
 BACKENDS = ("auto", "gloo", "nccl")
@@ -88,11 +88,6 @@ class ModelSpec(Group):
         "A name in the dynamics registry (hens.models.dynamics): network = the checkpoints; demo_physics = the demo "
         "world's own solver.",
         default="network"
-    )
-    physics_stirring: str = setting(
-        Choice(PHYSICS_STIRRING),
-        "demo_physics only: independent stochastic stirring per member, or none (deterministic).",
-        default="independent",
     )
 
     def check(self) -> None:
@@ -204,6 +199,12 @@ class EnsembleSpec(Group):
     """``ensemble``: the members per start date and how many roll out together."""
 
     n_perturbations: int = setting(Int(1), "Bred vectors per checkpoint; each is used with + and − sign.")
+    perturbation: str = setting(
+        Choice(PERTURBATIONS),
+        "Initial perturbations: bred = bred vectors (HENS) | gaussian = uncorrelated Gaussian noise rescaled to the "
+        "same amplitudes | none = every member starts from the analysis (HENS Part I's alternatives).",
+        default="bred",
+    )
     control: str = setting(
         Choice(CONTROL_LAYOUTS),
         "Unperturbed controls: hens = member 0 only (as the HENS code) | per_checkpoint = the last − member of "

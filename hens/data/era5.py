@@ -445,6 +445,10 @@ class Era5Source:
             )
         return out
 
+    def truth(self, times: np.ndarray) -> np.ndarray:
+        """The verifying states at ``times``: the reanalysis itself (:meth:`states`)."""
+        return self.states(times)
+
     def describe(self) -> dict[str, Any]:
         """JSON-able description (stored with the ensemble and part of the run fingerprint)."""
         valid = self._valid

@@ -1,7 +1,9 @@
 """State sources: where initial conditions (and breeding analyses) come from: the demo world or ERA5 Zarr.
 
 A source returns physical states ``[T, C, nlat, nlon]`` (float32) for requested times, in its own channel
-order; :func:`channel_indices` maps a checkpoint's channel list onto it, naming every missing channel.
+order: ``states`` are the analyses a forecast starts from, ``truth`` what it is verified against (the same for
+ERA5, where the reanalysis is both; the demo world's analyses carry an analysis error).  :func:`channel_indices`
+maps a checkpoint's channel list onto it, naming every missing channel.
 """
 
 from __future__ import annotations
@@ -31,28 +33,30 @@ class StateSource(Protocol):
 
     def states(self, times: np.ndarray) -> np.ndarray: ...
 
+    def truth(self, times: np.ndarray) -> np.ndarray: ...
+
     def check_available(self, times: np.ndarray) -> None: ...
 
     def describe(self) -> dict[str, Any]: ...
 
 
 class DemoTruthSource:
-    """The demo world's shallow-water truth (cached on first use)."""
+    """The demo world: analyses (truth + analysis error) as states, its truth for verification (cached)."""
 
     def __init__(self, demo_world: dict[str, Any] | None = None) -> None:
-        from hens.demo.world import DEMO_CHANNELS, DemoWorldSpec
+        from hens.demo.world import DEMO_CHANNELS, demo_world_spec
 
-        try:
-            self.spec = DemoWorldSpec(**(demo_world or {}))
-        except TypeError as err:
-            raise ConfigError(
-                f"ic.demo_world has an unknown key ({err}); see hens/demo/world.py DemoWorldSpec"
-            ) from err
+        self.spec = demo_world_spec(demo_world)
         self.channels = tuple(DEMO_CHANNELS)
         self.lat = self.spec.lat()
         self.lon = self.spec.lon()
 
     def states(self, times: np.ndarray) -> np.ndarray:
+        from hens.demo.world import analysis_states
+
+        return analysis_states(self.spec, np.asarray(times, dtype="datetime64[ns]"))
+
+    def truth(self, times: np.ndarray) -> np.ndarray:
         from hens.demo.world import truth_states
 
         return truth_states(self.spec, np.asarray(times, dtype="datetime64[ns]"))

@@ -1,1 +1,2 @@
-"""The demo world: a shallow-water truth on the sphere and small SFNO checkpoints trained on it."""
+"""The demo world: a chaotic two-layer baroclinic truth on the sphere, its analyses, and small SFNO checkpoints
+trained on it."""

@@ -1,9 +1,9 @@
 """A chaotic baroclinic truth on the sphere: a two-layer quasi-geostrophic model on torch-harmonics' transforms.
 
-The demo world's shallow-water truth (:mod:`hens.demo.solver`) is not chaotic by itself; its weather comes from
-white-in-time stirring.  This model is: its weather comes from baroclinic instability of relaxed mid-latitude
-jets, and twin runs from states a tiny difference apart separate exponentially (measured by
-``scripts/measure_chaos.py``; numbers in docs/demo_world.md, "Baroclinic truth (measured)").
+The demo world's truth (:mod:`hens.demo.world`; it replaced a forced shallow-water model that was not chaotic by
+itself and took its weather from white-in-time stirring).  This model is chaotic: its weather comes from
+baroclinic instability of relaxed mid-latitude jets, and twin runs from states a tiny difference apart separate
+exponentially (measured by ``scripts/measure_chaos.py``; numbers in docs/demo_world.md, "Baroclinic truth (measured)").
 
 Equations (two equal layers, upper k = 1 and lower k = 2, Phillips' model on the sphere with a constant
 deformation radius λ, so F = 1/(2λ²); a = Earth's radius, f = 2Ω sin ϕ):

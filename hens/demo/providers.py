@@ -16,17 +16,13 @@ from hens.models.resolve import register_checkpoint_set
 
 
 def physics_step(batch: MemberBatch, options: Mapping[str, Any]) -> Step:
-    """The solver started from ``batch.states`` ``[B, C, nlat, nlon]``: ``options`` ``demo_world`` (the
-    :class:`~hens.demo.world.DemoWorldSpec` fields, None for the default world), ``physics_stirring``, ``seed``."""
+    """The demo world's model started from ``batch.states`` ``[B, C, nlat, nlon]``: ``options`` ``demo_world``
+    (the :class:`~hens.demo.world.DemoWorldSpec` values, None for the default world)."""
     from hens.demo.physics import PhysicsRollout, physics_model
-    from hens.demo.world import DemoWorldSpec
+    from hens.demo.world import demo_world_spec
 
     model = physics_model(
-        DemoWorldSpec(**(options["demo_world"] or {})),
-        tuple(batch.forecaster.channels),
-        float(batch.forecaster.timestep_hours),
-        options["physics_stirring"],
-        options["seed"],
+        demo_world_spec(options["demo_world"]), tuple(batch.forecaster.channels), float(batch.forecaster.timestep_hours)
     )
     return PhysicsRollout(model, batch.states, batch.init_time, batch.members)
 
@@ -36,10 +32,10 @@ register_dynamics(
     Dynamics(
         name="demo_physics",
         make_step=physics_step,
-        title="hens physics-ensemble baseline (demo-world shallow-water solver)",
-        source="hens generate, model.dynamics=demo_physics (stirring {physics_stirring}); initial states bred with "
+        title="hens physics-ensemble baseline (the demo world's own two-layer model: a perfect-model reference)",
+        source="hens generate, model.dynamics=demo_physics (deterministic, perfect model); initial states bred with "
         "checkpoints {checkpoints}",
         needs_ic_source="demo",
-        needs_reason="runs the demo world's solver",
+        needs_reason="runs the demo world's model",
     )
 )

@@ -31,11 +31,12 @@ def describe_shipped() -> str:
     packages = shipped_packages()
     spec = DemoWorldSpec()
     lines = [
-        f"demo world: forced shallow water at T{spec.solver_lmax} ({spec.solver_nlat}×{spec.solver_nlon} Gauss), "
+        f"demo world: two-layer baroclinic QG model at T{spec.physics.lmax - 1} ({spec.physics.nlat}×"
+        f"{spec.physics.nlon} Gauss), analysis error {spec.analysis_error_z500:g} m² s⁻² (z500, extratropics), "
         f"truth on a {spec.nlat}×{spec.nlon} equiangular grid every {spec.sample_hours} h from {spec.epoch} "
         f"(fingerprint {spec.fingerprint()})",
         f"checkpoints in {shipped_checkpoint_dir()}:",
-        f"{'name':<16}{'channels':<18}{'grid':<8}{'step':>6}{'params':>9}  {'RMSE 48 h (z500, u500, v500)':<32}"
+        f"{'name':<16}{'channels':>9}{'grid':>8}{'step':>6}{'params':>9}  {'RMSE 48 h (z500, t850, u500)':<32}"
         f"{'size':>8}",
     ]
     for path in packages:
@@ -43,9 +44,9 @@ def describe_shipped() -> str:
         state = torch.load(pkg.weights_path, map_location="cpu", weights_only=True)["model_state"]
         n_params = sum(v.numel() for v in state.values())
         rmse = pkg.extra.get("rmse_48h", {})
-        rmse_text = ", ".join(f"{rmse[c]:.3g}" for c in pkg.channels if c in rmse) or "n/a"
+        rmse_text = ", ".join(f"{rmse[c]:.3g}" for c in ("z500", "t850", "u500") if c in rmse) or "n/a"
         lines.append(
-            f"{pkg.name:<16}{','.join(pkg.channels):<18}{pkg.grid_shape[0]}×{pkg.grid_shape[1]:<5}"
+            f"{pkg.name:<16}{len(pkg.channels):>9}{pkg.grid_shape[0]:>5}×{pkg.grid_shape[1]:<2}"
             f"{pkg.timestep_hours:>5g}h{n_params:>9}  {rmse_text:<32}{_size_kb(path):>6.0f}kB"
         )
     if not packages:

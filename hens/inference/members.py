@@ -30,6 +30,7 @@ from hens.perturb.bred_vectors import (
     perturbed_states,
     seed_perturbation,
 )
+from hens.perturb.methods import white_noise_perturbation
 
 log = logging.getLogger("hens.generate")
 
@@ -89,6 +90,7 @@ class InitialStates:
         channels: tuple[str, ...],
         lat: np.ndarray,
         device: torch.device,
+        perturbation: str = "bred",
     ) -> None:
         self._source_states = source_states
         self.init_times = [np.datetime64(t, "ns") for t in init_times]
@@ -98,6 +100,7 @@ class InitialStates:
         self.channels = channels
         self.lat = np.asarray(lat, dtype=np.float64)
         self.device = device
+        self.perturbation = perturbation
         missing = [c for c in bred.seed_channels if c not in channels]
         if missing:
             raise HensError(
@@ -159,15 +162,28 @@ class InitialStates:
         return amplitude_from_rmse(rmse, self.channels, fraction=self.bred.amplitude_fraction)
 
     def bred_vectors(self, forecaster: Forecaster, item: WorkItem, perturbations: list[int]) -> torch.Tensor:
-        """δ_p for the given perturbation indices, ``[P', C, nlat, nlon]`` float32 on the device."""
+        """δ_p for the given perturbation indices, ``[P', C, nlat, nlon]`` float32 on the device: bred vectors, or
+        the alternative of ``ensemble.perturbation`` (:mod:`hens.perturb.methods`)."""
         _, before = self.analyses(item.init_index, forecaster.package.timestep)
-        target = self.target_amplitude(forecaster)
         t0 = self.init_times[item.init_index]
+        if self.perturbation == "none":
+            return torch.zeros(len(perturbations), *before.shape[1:], dtype=torch.float32, device=self.device)
+        target = self.target_amplitude(forecaster)
         generators = []
         for p in perturbations:
             gen = torch.Generator(device="cpu")
             gen.manual_seed(perturbation_seed(self.global_seed, t0, item.checkpoint, p))
             generators.append(gen)
+        if self.perturbation == "gaussian":
+            white = white_noise_perturbation(
+                target,
+                self.lat,
+                before.shape[-1],
+                generators=generators,
+                boundary_deg=self.bred.hemisphere_boundary_deg,
+                rescaling=self.bred.rescaling,
+            )
+            return white.to(device=self.device, dtype=torch.float32)
         noise = seed_perturbation(
             len(perturbations),
             self.channels,

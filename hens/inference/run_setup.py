@@ -87,8 +87,9 @@ def setup_run(spec: GenerateSpec, device: torch.device) -> RunSetup:
         channels=model_channels,
         lat=packages[0].lat,
         device=device,
+        perturbation=spec.ensemble.perturbation,
     )
-    options = {"seed": spec.seed, "physics_stirring": spec.model.physics_stirring, "demo_world": spec.ic.demo_world}
+    options = {"seed": spec.seed, "demo_world": spec.ic.demo_world}
     return RunSetup(
         packages, variables, var_index, layout, initial, source_info, run_fingerprint, dynamics, options, identity
     )

@@ -1,6 +1,7 @@
-"""`hens skill`: deterministic forecasts of every checkpoint from the truth at each start date, scored against the
-truth at every lead time — the RMSE table whose 48-h row sets the bred-vector amplitudes
-(``ensemble.bred_vector.amplitude_file``; Tᶜ = amplitude_fraction × RMSE₄₈ₕ(c)).
+"""`hens skill`: deterministic forecasts of every checkpoint from the analysis at each start date, scored against
+the truth at every lead time (the same reanalysis for ERA5; the demo world's analyses carry its analysis error):
+the RMSE table whose 48-h row sets the bred-vector amplitudes (``ensemble.bred_vector.amplitude_file``;
+Tᶜ = amplitude_fraction × RMSE₄₈ₕ(c)).
 
 Orchestration only: packages (:mod:`hens.models.resolve`), the truth (:func:`hens.data.sources.build_source`), the
 step of ``model.dynamics`` and :func:`hens.inference.rollout.rollout` as in `hens generate`; the science is
@@ -87,16 +88,20 @@ def run_skill(spec: SkillRunSpec) -> SkillResult:
 
     def truth_at(t: np.datetime64) -> np.ndarray:
         """The truth ``[C, H, W]`` at valid time ``t`` (read when needed: one field in memory at a time)."""
+        return source.truth(np.array([t], dtype="datetime64[ns]"))[0, index]
+
+    def analysis_at(t: np.datetime64) -> np.ndarray:
+        """The analysis ``[C, H, W]`` at ``t``: what a forecast starts from."""
         return source.states(np.array([t], dtype="datetime64[ns]"))[0, index]
 
     lat = np.asarray(packages[0].lat, dtype=np.float64)
-    options = {"seed": spec.seed, "physics_stirring": spec.model.physics_stirring, "demo_world": spec.ic.demo_world}
+    options = {"seed": spec.seed, "demo_world": spec.ic.demo_world}
     mse = np.empty((len(packages), len(dates), n + 1, len(channels)), dtype=np.float64)
     bar = _progress(len(packages) * len(dates), spec.progress)
     for i, package in enumerate(packages):
         forecaster = load_forecaster(package, device)
         for d, t0 in enumerate(dates):
-            x0 = torch.as_tensor(truth_at(t0)[None], dtype=torch.float32, device=device)
+            x0 = torch.as_tensor(analysis_at(t0)[None], dtype=torch.float32, device=device)
             step = dynamics.step(MemberBatch(forecaster, x0, t0, range(1)), options)
             mse[i, d] = forecast_mse(step, x0, lambda k, t0=t0: truth_at(t0 + k * dt), n, lat, t0=t0, dt=dt)
             bar.update(1)

@@ -41,7 +41,7 @@ class Dynamics:
     Args:
         name: the ``model.dynamics`` value.
         make_step: ``make_step(batch, options)`` → the rollout step of the batch's members; ``options`` holds
-            ``seed``, ``physics_stirring`` and ``demo_world`` (plain values of the run's configuration).
+            ``seed`` and ``demo_world`` (plain values of the run's configuration).
         title: the store's ``title`` attribute.
         source: the store's ``source`` attribute, a :meth:`str.format` template of ``{checkpoints}`` (names,
             comma separated) and the option keys.

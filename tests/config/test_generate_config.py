@@ -76,26 +76,26 @@ def test_bad_values_name_the_key(overrides, needle):
 # the spec dumps when keys were added (verify, bootstrap, writer threads, memory budget, amplitude file).  A
 # fingerprint change changes store identity (a resume refuses old stores): make one only on purpose.
 GENERATE_CASES = {
-    "default": ([], "8974e1491a4a5f77", "c1cc35195f80e08b"),
-    "demo_physics": (["model=demo_physics"], "517ad0952cced94b", "5d4923a220343bf7"),
-    "hens_ensemble": (["ensemble=hens"], "e154477a400a8daf", "395d8318e947aced"),
+    "default": ([], "f60cfae0c42dc061", "ae2d81936477db70"),
+    "demo_physics": (["model=demo_physics"], "03752fa4673e38c4", "424208b01ad9abfe"),
+    "hens_ensemble": (["ensemble=hens"], "c933e426f43b08cd", "e5e5d9dafd3fefbe"),
     "keepbits": (
         ["output.keepbits=10", "output.keepbits_by_variable={z500: 13}"],
-        "6e2ea178d326158f",
-        "fa2902f4279bdf66",
+        "10152aa63123d2b3",
+        "69a5609ffb278734",
     ),
-    "members": (["output.members=[0,1]"], "1024ca3e63840a06", "1f987496a7680ecd"),
+    "members": (["output.members=[0,1]"], "10c5679b9aaa6ff0", "b983a9bd935d93f6"),
     "statistics": (
         ["output.statistics.enabled=true", "output.statistics.thresholds={z500: [55000, 57000]}"],
-        "53e9c8d7e7ddfb50",
-        "52fb8b92cd3c848b",
+        "d70344d7838c599e",
+        "a7c0862b1168bbc1",
     ),
-    "auto_batch": (["ensemble.batch_size=auto", "ensemble.memory_gb=4"], "48210c9bec433c4d", "5a5b0cfd7b87d819"),
-    "date_index": (["++ic.date_index=0", 'output.path="x_{date}.zarr"'], "fd0bb89efc576e54", "a8a6867f8d69fd4d"),
+    "auto_batch": (["ensemble.batch_size=auto", "ensemble.memory_gb=4"], "dc8e1b8b7387cfb8", "7db56f199630a4f6"),
+    "date_index": (["++ic.date_index=0", 'output.path="x_{date}.zarr"'], "5059597bdf66d13e", "b3bd5d6e4d3946cb"),
     "era5": (
         ["ic=era5", "ic.path=/data/era5.zarr", "ic.layout=wb2", "model.checkpoints=[demo_sfno_s0]"],
-        "70ed8472448b5aaf",
-        "7210a46cb4aeb0f8",
+        "cf09fbaef3cb6f16",
+        "a305d271214d0dd6",
     ),
     "misc": (
         [
@@ -111,8 +111,8 @@ GENERATE_CASES = {
             "output.members=none",
             "output.statistics.enabled=true",
         ],
-        "5c12e9baeea91d17",
-        "aab731cfd7960f67",
+        "c12daf671e8d2e1c",
+        "cb6e3a5390cdb385",
     ),
 }
 DIAGNOSE_CASES = {

@@ -1,4 +1,4 @@
-"""The physics-ensemble baseline: transforms, stirring streams, batch consistency, and the CLI side by side."""
+"""The physics-ensemble baseline: grid ↔ model maps, batch consistency, determinism, and the CLI side by side."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 import xarray as xr
 
-from hens.demo.physics import PhysicsModel, PhysicsRollout, member_stirring_generator
+from hens.demo.physics import PhysicsModel, PhysicsRollout
 from hens.demo.world import DEMO_CHANNELS, DemoWorldSpec, spin_up, world_model
 from hens.errors import HensError
 from tests.helpers.cli import SMALL, run_hens
@@ -20,64 +20,58 @@ T0 = np.datetime64("2000-01-06T00:00", "ns")
 @pytest.fixture(scope="module")
 def world_state():
     spec = DemoWorldSpec()
-    solver, project = world_model(spec)
-    return spec, spin_up(spec), project
+    return spec, spin_up(spec), world_model(spec.physics)
 
 
-def test_grid_spectral_round_trip_is_exact_to_float32(world_state):
-    spec, state, project = world_state
-    grid = torch.from_numpy(project(state))[None]  # the truth as the models see it, [1, 3, 33, 64]
-    model = PhysicsModel(spec, DEMO_CHANNELS, 6.0)
-    back = model.to_grid(model.to_spectral(grid))
+def test_grid_model_round_trip_of_the_truth(world_state):
+    spec, state, model = world_state
+    grid = torch.from_numpy(model.to_channels(state))  # the truth as the SFNOs see it, [1, 9, 33, 64]
+    physics = PhysicsModel(spec, DEMO_CHANNELS, 6.0)
+    back = physics.to_grid(physics.to_state(grid, T0))
+    # winds are exact for the resolved band; heights and t850 are diagnostic (balance couples l = 16 and 17)
+    winds = [DEMO_CHANNELS.index(c) for c in DEMO_CHANNELS if c[0] in "uv"]
     scale = grid.abs().amax(dim=(0, 2, 3))
     err = (back - grid).abs().amax(dim=(0, 2, 3))
-    assert torch.all(err <= 4 * torch.finfo(torch.float32).eps * scale), (err, scale)
-    # projecting the solver state directly gives the truth's own projection
-    np.testing.assert_array_equal(model.to_grid(state[None]).numpy(), grid.numpy())
+    assert torch.all(err[winds] <= 1e-4 * scale[winds]), (err, scale)
+    spread = grid.std(dim=(2, 3))[0]
+    assert torch.all(err <= 0.1 * spread * 3), (err, spread)
+    # the model state's own channels are the truth's (same operator)
+    np.testing.assert_array_equal(physics.to_grid(state).numpy(), grid.numpy())
 
 
 def test_channel_order_is_respected(world_state):
-    spec, state, project = world_state
-    grid = torch.from_numpy(project(state))[None]
-    order = ("v500", "z500", "u500")
+    spec, state, model = world_state
+    grid = torch.from_numpy(model.to_channels(state))
+    order = tuple(reversed(DEMO_CHANNELS))
     permuted = grid[:, [DEMO_CHANNELS.index(c) for c in order]]
-    model = PhysicsModel(spec, order, 6.0)
-    back = model.to_grid(model.to_spectral(permuted))
-    torch.testing.assert_close(back, permuted, rtol=1e-5, atol=1e-3)
+    physics = PhysicsModel(spec, order, 6.0)
+    reference = PhysicsModel(spec, DEMO_CHANNELS, 6.0)
+    back = physics.to_grid(physics.to_state(permuted, T0))
+    ref = reference.to_grid(reference.to_state(grid, T0))
+    torch.testing.assert_close(back, ref[:, [DEMO_CHANNELS.index(c) for c in order]], rtol=0, atol=0)
 
 
-def test_stirring_streams_are_pure_and_distinct():
-    draw = lambda *a: torch.randn(4, generator=member_stirring_generator(*a))  # noqa: E731
-    assert torch.equal(draw(0, T0, 3, 5), draw(0, T0, 3, 5))
-    others = [draw(1, T0, 3, 5), draw(0, T0 + np.timedelta64(6, "h"), 3, 5), draw(0, T0, 4, 5), draw(0, T0, 3, 6)]
-    assert all(not torch.equal(draw(0, T0, 3, 5), o) for o in others)
-
-
-def test_member_alone_matches_its_batch_and_stirring_spreads_members(world_state):
-    spec, state, project = world_state
-    x0 = torch.from_numpy(project(state))[None].repeat(3, 1, 1, 1)  # three identical initial states
-    model = PhysicsModel(spec, DEMO_CHANNELS, 6.0, stirring="independent", seed=7)
-    batch = PhysicsRollout(model, x0, T0, [0, 1, 2])
-    alone = PhysicsRollout(model, x0[1:2], T0, [1])
+def test_member_alone_matches_its_batch_and_dynamics_are_deterministic(world_state):
+    spec, state, model = world_state
+    x0 = torch.from_numpy(model.to_channels(state)).repeat(3, 1, 1, 1)
+    x0[2] = x0[2] * 1.01  # one member differs
+    physics = PhysicsModel(spec, DEMO_CHANNELS, 6.0)
+    batch = PhysicsRollout(physics, x0, T0, [0, 1, 2])
+    alone = PhysicsRollout(physics, x0[1:2], T0, [1])
     for _ in range(3):
         out_batch, out_alone = batch(x0), alone(x0[1:2])
     torch.testing.assert_close(out_alone[0], out_batch[1], rtol=1e-5, atol=1e-3)
-    # identical starts, independent stirring: members differ, but only by weather-sized amounts
-    diff = (out_batch[0, 0] - out_batch[2, 0]).abs().max().item()
-    assert 0.1 < diff < 2000.0
-    deterministic = PhysicsModel(spec, DEMO_CHANNELS, 6.0, stirring="none")
-    same = PhysicsRollout(deterministic, x0, T0, [0, 1, 2])
-    out = same(x0)
-    torch.testing.assert_close(out[0], out[2], rtol=0, atol=0)
+    torch.testing.assert_close(out_batch[0], out_batch[1], rtol=0, atol=0)  # identical starts stay identical
+    assert not torch.allclose(out_batch[0], out_batch[2])
+    # 18 h later the flow has moved: the rollout is not persistence
+    assert (out_batch[0] - x0[0]).abs().amax() > 10.0
 
 
 def test_bad_physics_options_are_errors():
-    with pytest.raises(HensError, match="physics_stirring"):
-        PhysicsModel(DemoWorldSpec(), DEMO_CHANNELS, 6.0, stirring="sometimes")
     with pytest.raises(HensError, match="demo channels"):
         PhysicsModel(DemoWorldSpec(), ("z500", "t850", "u500"), 6.0)
     with pytest.raises(HensError, match="cannot step"):
-        PhysicsModel(DemoWorldSpec(), DEMO_CHANNELS, 0.1)
+        PhysicsModel(DemoWorldSpec(), DEMO_CHANNELS, 1.0)
 
 
 @pytest.mark.e2e

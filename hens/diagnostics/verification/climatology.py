@@ -14,14 +14,14 @@ data) holds, for every channel ``<var>``:
 times onto these axes. Real data need the calendar grouping (seasonal and diurnal cycles); a climatology Zarr
 built from ERA5 or from reforecasts in this layout is read with :func:`load_climatology`.
 
-**The demo world's climatology, and its M-climate.** The demo truth is a forced shallow-water model with
-time-independent forcing: it has no seasons and no diurnal cycle, so grouping by month or hour would only divide
-the sample, and months and hours are pooled. By default `hens diagnose` uses the climatology shipped with hens
-(:data:`SHIPPED_DEMO_CLIMATOLOGY`, written by ``scripts/train_demo.py`` from a year of an independent truth
-trajectory of the same physics: 1,460 samples per grid point) whenever the store's world has the default physics
-(:func:`shipped_matches`). For other worlds :func:`demo_climatology` builds one from ``days`` of the store's own
-truth from ``start`` (cached; about 7–12 s of simulation per 30 days on 2 cores), optionally pooling longitudes
-(``pool_longitude``, valid only for zonally symmetric worlds — the default world's mountains are not).
+**The demo world's climatology, and its M-climate.** The demo truth is a two-layer baroclinic model with
+time-independent forcing by default (perpetual equinox): it has no seasons and no diurnal cycle, so grouping by
+month or hour would only divide the sample, and months and hours are pooled. By default `hens diagnose` uses the
+climatology shipped with hens (:data:`SHIPPED_DEMO_CLIMATOLOGY`, written by ``scripts/train_demo.py`` from a year of
+an independent truth trajectory of the same physics: 1,460 samples per grid point) whenever the store's world has
+the default physics (:func:`shipped_matches`). For other worlds :func:`demo_climatology` builds one from ``days`` of
+the store's own truth from ``start`` (cached; about 6–16 s of simulation per 30 days on 2 cores), optionally pooling
+longitudes (``pool_longitude``, valid only for zonally symmetric worlds — the default world's mountains are not).
 
 ECMWF (and HENS) build the M-climate from reforecasts of the same model at the same lead time. The demo SFNOs are
 trained on this truth, so their climate is the truth's climate up to model drift; we take the truth's own
@@ -64,9 +64,17 @@ ALL_HOURS = -1
 #: months and hours.
 SHIPPED_DEMO_CLIMATOLOGY = Path(__file__).resolve().parents[2] / "demo" / "climatology.npz"
 
-# DemoWorldSpec fields that choose a trajectory, not the physics or grid: a climatology of the default world
-# applies to any world that differs from it only in these.
-_TRAJECTORY_FIELDS = ("seed", "epoch", "spin_up_days", "block_days")
+# DemoWorldSpec fields that choose a trajectory or the analyses, not the physics or grid: a climatology of the
+# default world applies to any world that differs from it only in these.
+_TRAJECTORY_FIELDS = (
+    "seed",
+    "epoch",
+    "spin_up_days",
+    "block_days",
+    "analysis_error_z500",
+    "analysis_error_peak_l",
+    "analysis_error_width_l",
+)
 
 
 def percentile_name(var: str) -> str:
@@ -249,11 +257,11 @@ def shipped_matches(demo_world: dict[str, Any]) -> bool:
     """True when the store's demo world has the physics and grid of the default world (the shipped climatology's)."""
     from dataclasses import asdict
 
-    from hens.demo.world import DemoWorldSpec
+    from hens.demo.world import DemoWorldSpec, demo_world_spec
 
     try:
-        mine = asdict(DemoWorldSpec(**demo_world))
-    except TypeError:
+        mine = asdict(demo_world_spec(demo_world))
+    except (HensError, TypeError):
         return False
     default = asdict(DemoWorldSpec())
     return all(mine[k] == default[k] for k in default if k not in _TRAJECTORY_FIELDS)
@@ -317,9 +325,9 @@ def demo_climatology(
     Returns:
         The climatology dataset (in memory).
     """
-    from hens.demo.world import DemoWorldSpec
+    from hens.demo.world import demo_world_spec
 
-    spec = DemoWorldSpec(**demo_world)
+    spec = demo_world_spec(demo_world)
     t0 = np.datetime64(start if start is not None else spec.epoch, "ns")
     step = np.timedelta64(int(spec.sample_hours), "h")
     t1 = t0 + np.timedelta64(int(round(days * 24)), "h")  # exclusive end: samples t0, t0 + step, …, t1 − step

@@ -136,12 +136,12 @@ def _era5_initial_conditions(attrs: dict[str, Any]) -> dict[str, Any] | None:
 def demo_truth(demo_world: dict[str, Any], start: np.datetime64, end: np.datetime64) -> xr.Dataset:
     """The demo world's truth from ``start`` to ``end`` (inclusive), via :func:`hens.demo.world.truth_dataset`."""
     try:
-        from hens.demo.world import DemoWorldSpec, truth_dataset
+        from hens.demo.world import demo_world_spec, truth_dataset
     except ImportError as err:
         raise HensError(f"the demo world is not available in this installation ({err}); reinstall hens") from err
     try:
-        spec = DemoWorldSpec(**demo_world)
-    except TypeError as err:
+        spec = demo_world_spec(demo_world)
+    except (HensError, TypeError) as err:
         raise HensError(f"the store's demo_world parameters do not match this hens version ({err})") from err
     return truth_dataset(spec, np.datetime64(start, "ns"), np.datetime64(end, "ns"))
 
