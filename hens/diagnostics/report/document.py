@@ -53,7 +53,7 @@ _HOW_TO_READ = {
     "could stray from flat.",
     "spectra": "Members (solid) should follow the truth (dotted) at every scale; the ensemble mean (dashed) "
     "loses small scales with lead time. Middle row: power over the truth's, with bootstrap bands; bottom row: the "
-    "members' small-scale power over the truth's vs lead, inside the grey zone (factor 1.5) for a realistic "
+    "members' small-scale power over the truth's vs lead, between the dashed lines (factor 1.5) for a realistic "
     "ensemble. The spectra are global, so their bootstrap unit is the start date alone (no longitude sectors): "
     "with few dates the bands are rough, with one date there are none.",
     "reliability": "Points on the diagonal are reliable; below it over-confident. Error bars: bootstrap "

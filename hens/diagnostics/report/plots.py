@@ -25,6 +25,7 @@ from hens.diagnostics.report.style import (
     pick_leads,
     pick_region,
     plt,
+    region_label,
     sample_note,
     save,
     variable_units,
@@ -61,7 +62,7 @@ def plot_scores_vs_lead(ds: xr.Dataset, path: Path) -> Path:
                 values = s.sel(metric=metric, region=region).values[keep]
                 bounds = interval(ds, "scores", metric=metric, variable=var, region=region)
                 dashed = metric == "spread"
-                label = f"{region} {metric.upper()}" if col == 0 else str(region)
+                label = f"{region} {metric.upper()}" if col == 0 else region_label(ds, str(region))
                 axes[i, col].plot(x, values, color=c, ls=":" if dashed else ls, lw=1.0 if dashed else 1.4, label=label)
                 band(axes[i, col], x, None if bounds is None else bounds[:, keep], c)
         axes[i, 2].axhline(1.0, color="gray", lw=0.8, ls=":", label="SSR = 1 (calibrated)")
@@ -138,29 +139,27 @@ def _ratio_panel(rax: plt.Axes, ds: xr.Dataset, var: str, leads: list[int], styl
 
 def _small_scale_panel(ax: plt.Axes, ds: xr.Dataset, var: str) -> None:
     """The verdict's number: member/truth power at the smaller half of the scales vs lead, with its band and the
-    accepted range [1/1.5, 1.5]."""
-    from matplotlib.ticker import FormatStrFormatter
+    accepted range [1/1.5, 1.5] (dashed)."""
+    from matplotlib.ticker import FormatStrFormatter, LogLocator
 
     hours = lead_hours(ds)
     ratio = ds["small_scale_power_ratio"].sel(variable=var).values
-    ax.axhspan(
-        1 / SPECTRUM_FACTOR,
-        SPECTRUM_FACTOR,
-        color="0.85",
-        lw=0,
-        label=f"accepted: 1/{SPECTRUM_FACTOR:g}–{SPECTRUM_FACTOR:g}",
-    )
-    ax.axhline(1.0, color="gray", lw=0.8, ls=":")
-    ax.plot(hours, ratio, "o-", color=REGION_COLORS[0], ms=3, lw=1.3, label="members / truth")
-    band(ax, hours, interval(ds, "small_scale_power_ratio", variable=var), REGION_COLORS[0])
+    color = LEAD_COLORS[0]
+    ax.plot(hours, ratio, "o-", color=color, ms=2.5, lw=1.3, label="members / truth (verdict: last lead)")
+    band(ax, hours, interval(ds, "small_scale_power_ratio", variable=var), color)
+    ax.axhline(1.0, color="gray", lw=0.8, ls=":", label="1: members as energetic as the truth")
+    for k, limit in enumerate((SPECTRUM_FACTOR, 1 / SPECTRUM_FACTOR)):
+        label = f"accepted range 1/{SPECTRUM_FACTOR:g} … {SPECTRUM_FACTOR:g}" if k == 0 else None
+        ax.axhline(limit, color="k", lw=0.9, ls="--", label=label)
     ax.set_yscale("log")
+    ax.yaxis.set_minor_locator(LogLocator(subs=(1.5, 2.0, 3.0, 5.0, 7.0)))
     ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
     ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
     deg = ds["degree"].values
     lmin = int(deg[deg >= max(1, deg.size // 2)][0])
-    ax.set_ylabel(f"small-scale power ratio (l ≥ {lmin})")
+    ax.set_ylabel(f"member / truth power, l ≥ {lmin}")
     ax.set_xlabel("lead time [h]")
-    ax.set_title(f"{var}: geometric-mean member/truth power, l ≥ {lmin} (the realism verdict uses the last lead)")
+    ax.set_title(f"{var}: small-scale power ratio (geometric mean, l ≥ {lmin})")
     ax.grid(alpha=0.3, which="both")
 
 
@@ -267,7 +266,8 @@ def plot_efi_maps(ds: xr.Dataset, path: Path, init_index: int = 0) -> Path:
     clim = ds.attrs.get("climatology", "the model climate")
     fig.suptitle(
         "Extreme Forecast Index vs the model climate (M-climate)\n"
-        f"start date {init_index + 1} of {n_init}: {_map_note(ds, 1)}; M-climate: {clim}\n"
+        f"start date {init} only ({init_index + 1} of {n_init}) × M = {int(ds.attrs.get('n_members', 0))} members, "
+        f"{ds.sizes['lat'] * ds.sizes['lon']} grid points; M-climate: {clim}\n"
         f"one forecast, not a verification score (no interval); with M = {int(ds.attrs.get('n_members', 0))} "
         "members each value carries sampling noise",
         fontsize=9,
@@ -317,11 +317,12 @@ def plot_best_member_maps(ds: xr.Dataset, path: Path) -> Path:
             fig.colorbar(mesh, ax=ax, label=f"[{units}]")
     n_init = int(ds.attrs.get("n_init_times", ds.sizes.get("init_time", 0)))
     conf = float(ds.attrs.get("bootstrap_confidence", 0.9))
+    unit = str(ds.attrs.get("bootstrap_unit", "")).split(" (")[0]
     fig.suptitle(
         "Error of the best member at each grid point (mean over start dates)\n"
-        f"{_map_note(ds, n_init)}; each grid point averages only {n_init} value{'' if n_init == 1 else 's'} "
-        f"(no interval per point); titles: area mean with its {conf:.0%} bootstrap interval "
-        f"({ds.attrs.get('bootstrap_unit', 'no bootstrap')})",
+        f"{_map_note(ds, n_init)}; each point averages only {n_init} value{'' if n_init == 1 else 's'} (no interval "
+        f"per point)\ntitles: cos-latitude-weighted area mean with its {conf:.0%} bootstrap interval over "
+        f"{int(ds.attrs.get('n_units', 0))} units ({unit})",
         fontsize=9,
     )
     return save(fig, path)

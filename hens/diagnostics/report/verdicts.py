@@ -157,13 +157,15 @@ def summary_table(ds: xr.Dataset) -> list[dict[str, object]]:
             "ssr_max": _nanmax(ssr[keep]),
             "ssr_in_range": _in_range_fraction(ssr[keep]),
             "ssr_marks": [decide(lo, hi, *SSR_RANGE) for lo, hi in ssr_b.T],
-            "rmse_last": float(s.sel(metric="rmse").values[-1]),
-            "crps_last": float(s.sel(metric="crps").values[-1]),
             "outlier_ratio": _nanmean(out[keep]) / expected,
             "outlier_ratio_lo": _nanmean(out_b[0]) / expected,
             "outlier_ratio_hi": _nanmean(out_b[1]) / expected,
         }
         row["spectrum_ratio"], row["spectrum_ratio_lo"], row["spectrum_ratio_hi"] = _spectrum_ratio(ds, str(var))
+        for metric in ("rmse", "crps"):
+            last = s.sel(metric=metric).values
+            lo, hi = _bounds(ds, "scores", last, variable=var, region=region, metric=metric)[:, -1]
+            row[f"{metric}_last"], row[f"{metric}_last_lo"], row[f"{metric}_last_hi"] = float(last[-1]), lo, hi
         row.update({k: float("nan") for k in ("auc", "auc_lo", "auc_hi", "bss", "bss_lo", "bss_hi", "percentile")})
         if ds.sizes.get("percentile", 0):
             pct = ds["percentile"].values[0]
@@ -231,6 +233,12 @@ def _iv(lo: object, hi: object, digits: int = 2) -> str:
     return f" [{lo_f:.{digits}f}, {hi_f:.{digits}f}]" if np.isfinite(lo_f) and np.isfinite(hi_f) else ""
 
 
+def _iv_g(lo: object, hi: object) -> str:
+    """``_iv`` with 4 significant digits (numbers in the variable's units, of any size)."""
+    lo_f, hi_f = float(lo), float(hi)  # type: ignore[arg-type]
+    return f" [{lo_f:.4g}, {hi_f:.4g}]" if np.isfinite(lo_f) and np.isfinite(hi_f) else ""
+
+
 def verdicts(ds: xr.Dataset) -> list[str]:
     """Three one-line verdicts — calibrated, physically realistic, good at extremes — each "yes", "no",
     "undetermined" (an interval straddles the threshold) or "partly" (variables disagree), with the numbers,
@@ -287,8 +295,8 @@ def summary_rows(ds: xr.Dataset) -> tuple[list[str], list[list[str]]]:
         "ROC AUC [interval]",
         "BSS [interval]",
         "good at extremes",
-        "RMSE (last lead)",
-        "CRPS (last lead)",
+        "RMSE (last lead) [interval]",
+        "CRPS (last lead) [interval]",
     ]
     body = []
     for r in rows:
@@ -311,8 +319,8 @@ def summary_rows(ds: xr.Dataset) -> tuple[list[str], list[list[str]]]:
                 f"{r['auc']:.3f}{_iv(r['auc_lo'], r['auc_hi'], 3)}",
                 f"{r['bss']:.3f}{_iv(r['bss_lo'], r['bss_hi'], 3)}",
                 j["extremes"],
-                f"{r['rmse_last']:.4g}",
-                f"{r['crps_last']:.4g}",
+                f"{r['rmse_last']:.4g}{_iv_g(r['rmse_last_lo'], r['rmse_last_hi'])}",
+                f"{r['crps_last']:.4g}{_iv_g(r['crps_last_lo'], r['crps_last_hi'])}",
             ]
         )
     return head, body
