@@ -22,7 +22,8 @@ from hens.diagnostics.aggregate.block import BlockOptions
 from hens.diagnostics.aggregate.fields import maps_lazy, spectra_lazy, spectral_member_subset
 from hens.diagnostics.aggregate.graph import statistics_graphs
 from hens.diagnostics.aggregate.intervals import BootstrapSettings, add_intervals, unit_masks
-from hens.diagnostics.aggregate.scores import add_spectra_and_maps, stats_to_dataset
+from hens.diagnostics.aggregate.scores import add_maps, stats_to_dataset
+from hens.diagnostics.aggregate.spectra_intervals import add_spectra
 from hens.diagnostics.aggregate.tiles import block_chunks, block_forecast
 from hens.diagnostics.cluster import dask_computer
 from hens.diagnostics.verification.climatology import (
@@ -384,14 +385,12 @@ def _scores_dataset(
         settings=settings,
         unit_label=label,
     )
-    return add_spectra_and_maps(
-        scores,
-        variables,
-        spectra={v: results[f"spectra/{v}"] for v in variables} if spec.spectral else None,
-        maps={v: results[f"maps/{v}"] for v in variables},
-        lat=inputs.lat,
-        lon=inputs.lon,
+    scores = add_maps(
+        scores, variables, maps={v: results[f"maps/{v}"] for v in variables}, lat=inputs.lat, lon=inputs.lon
     )
+    if spec.spectral:
+        scores = add_spectra(scores, {v: results[f"spectra/{v}"] for v in variables}, variables, settings)
+    return scores
 
 
 def _score_store(

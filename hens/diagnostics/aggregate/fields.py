@@ -3,7 +3,7 @@
 Both are xarray-over-Dask graphs the caller computes together with the block statistics
 (:func:`hens.diagnostics.aggregate.graph.statistics_graph`), so all variables share one pass over the store.
 
-* :func:`spectra_lazy` — angular power spectra of members, ensemble mean and truth, averaged over start dates.
+* :func:`spectra_lazy` — angular power spectra of members, ensemble mean and truth, per start date.
 * :func:`maps_lazy` — EFI maps and the best member's error per grid point at chosen lead times.
 """
 
@@ -42,11 +42,13 @@ def spectra_lazy(
     grid: str = "equiangular",
     member_subset: np.ndarray | None = None,
 ) -> xr.DataArray:
-    """Angular power spectra by total wavenumber, averaged over start dates (lazy).
+    """Angular power spectra by total wavenumber, per start date (lazy).
 
-    ``members`` is the spectrum of each member averaged over members (over ``member_subset`` only, when given);
-    ``ensemble_mean`` that of the ensemble mean of all members; ``truth`` that of the verification at the same
-    valid times (see :func:`hens.diagnostics.metrics.spectra.angular_power_spectrum`, units of the field² · sr).
+    Kept per start date (the bootstrap unit of the spectra, :mod:`hens.diagnostics.aggregate.spectra_intervals`);
+    their mean over dates is the pooled spectrum. ``members`` is the spectrum of each member averaged over members
+    (over ``member_subset`` only, when given); ``ensemble_mean`` that of the ensemble mean of all members;
+    ``truth`` that of the verification at the same valid times (see
+    :func:`hens.diagnostics.metrics.spectra.angular_power_spectrum`, units of the field² · sr).
     With a subset, the result's ``spectra_members`` attribute lists the member labels used.
 
     Args:
@@ -57,8 +59,8 @@ def spectra_lazy(
         member_subset: positions along ``member`` (:func:`spectral_member_subset`); None: every member.
 
     Returns:
-        Lazy float64 DataArray ``(spectrum, lead_time, degree)`` with ``spectrum = [members, ensemble_mean,
-        truth]``.
+        Lazy float64 DataArray ``(spectrum, init_time, lead_time, degree)`` with ``spectrum = [members,
+        ensemble_mean, truth]``.
     """
     from hens.diagnostics.metrics.spectra import angular_power_spectrum, default_lmax
 
@@ -79,12 +81,12 @@ def spectra_lazy(
         ).astype(np.float64)
 
     chosen = forecast if member_subset is None else forecast.isel(member=np.asarray(member_subset))
-    members = power(chosen).mean(["init_time", "member"])
-    ens_mean = power(forecast.astype(np.float64).mean("member")).mean("init_time")
-    truth = power(obs.astype(np.float64)).mean("init_time")
+    members = power(chosen).mean("member")
+    ens_mean = power(forecast.astype(np.float64).mean("member"))
+    truth = power(obs.astype(np.float64))
     out = xr.concat([members, ens_mean, truth], dim="spectrum", coords="minimal", compat="override")
     out = out.assign_coords(spectrum=["members", "ensemble_mean", "truth"], degree=np.arange(n_l))
-    out = out.transpose("spectrum", "lead_time", "degree")
+    out = out.transpose("spectrum", "init_time", "lead_time", "degree")
     if member_subset is not None:
         out.attrs["spectra_members"] = [int(m) for m in chosen["member"].values]
     return out

@@ -4,7 +4,7 @@
   variable into the scores dataset: the mean-type ``scores`` through each registered metric's ``finish``
   (:data:`hens.diagnostics.metrics.registry.METRICS`), histograms as relative frequencies, reliability, ROC and
   Brier scores from their counts.
-* :func:`add_spectra_and_maps` — add the computed spectra and per-grid-point maps to it.
+* :func:`add_maps` — add the computed per-grid-point maps to it.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from hens.diagnostics.metrics.probability import (
 )
 from hens.diagnostics.metrics.registry import DATA_UNITS, DIMENSIONLESS, METRICS, WEIGHT, Metric, finite_ratio
 
-__all__ = ["METRIC_NAMES", "add_spectra_and_maps", "mean_scores", "stats_to_dataset", "units_comment"]
+__all__ = ["METRIC_NAMES", "add_maps", "mean_scores", "stats_to_dataset", "units_comment"]
 
 #: Metrics of the ``scores(metric, variable, lead_time, region)`` array, in order.
 METRIC_NAMES = tuple(metric.name for metric in METRICS)
@@ -216,44 +216,28 @@ def stats_to_dataset(
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
 
-def add_spectra_and_maps(
+def add_maps(
     scores: xr.Dataset,
     variables: list[str],
     *,
-    spectra: dict[str, xr.DataArray] | None,
     maps: dict[str, xr.Dataset],
     lat: np.ndarray,
     lon: np.ndarray,
 ) -> xr.Dataset:
-    """Add the computed spectra (``power_spectrum``) and maps (``best_member_error_map``, ``efi``) to ``scores``.
+    """Add the computed per-grid-point maps (``best_member_error_map``, ``efi``) to ``scores``.
+
+    (The spectra and their intervals are added by :func:`hens.diagnostics.aggregate.spectra_intervals.add_spectra`.)
 
     Args:
         scores: the dataset of :func:`stats_to_dataset`.
         variables: the diagnosed variables, in the dataset's order.
-        spectra: per variable, the computed :func:`~hens.diagnostics.aggregate.fields.spectra_lazy`
-            ``(spectrum, lead_time, degree)``; ``None`` when the spectra are off.
         maps: per variable, the computed :func:`~hens.diagnostics.aggregate.fields.maps_lazy` dataset.
         lat, lon: the grid, degrees.
 
     Returns:
-        ``scores`` with ``power_spectrum(spectrum, variable, lead_time, degree)`` (units of the variable² sr) and
-        the coordinate ``wavelength_km(degree)``; ``best_member_error_map(variable, map_lead_time, lat, lon)``;
+        ``scores`` with ``best_member_error_map(variable, map_lead_time, lat, lon)`` and
         ``efi(variable, init_time, map_lead_time, lat, lon)`` when the maps have it.
     """
-    from hens.diagnostics.metrics.spectra import wavelength_km
-
-    if spectra is not None:
-        spectrum = xr.concat(
-            [spectra[v] for v in variables], dim="variable", coords="minimal", compat="override"
-        ).assign_coords(variable=variables)
-        spectrum = spectrum.assign_coords(lead_time=scores["lead_time"].values)
-        spectrum = spectrum.assign_coords(wavelength_km=("degree", wavelength_km(spectrum["degree"].values)))
-        spectrum.attrs = {
-            "long_name": "angular power spectrum, mean over start dates",
-            "comment": "sum over m of |c_lm|^2 with orthonormal harmonics; units of the variable^2 sr",
-        }
-        scores["power_spectrum"] = spectrum.transpose("spectrum", "variable", "lead_time", "degree")
-        scores = scores.assign_coords(wavelength_km=spectrum["wavelength_km"])
     per_var = xr.concat([maps[v] for v in variables], dim="variable", coords="minimal", compat="override")
     per_var = per_var.assign_coords(variable=variables)
     per_var = per_var.rename({"lead_time": "map_lead_time"}).assign_coords(lat=lat, lon=lon)

@@ -32,12 +32,13 @@ def _plot_captions() -> dict[str, str]:
     return {
         "scores_vs_lead": "Ensemble-mean RMSE and spread, fair CRPS and spread–skill ratio vs lead time, per region.",
         "rank_histograms": "Rank histograms of the truth among the members (flat = calibrated).",
-        "spectra": "Angular power spectra of members, ensemble mean and truth at three lead times.",
+        "spectra": "Angular power spectra of members, ensemble mean and truth at three lead times, their ratio to "
+        "the truth with bootstrap bands, and the small-scale member/truth ratio behind the realism verdict.",
         "reliability": "Reliability diagrams for exceeding climatological percentiles.",
         "roc": "ROC curves and areas for exceeding climatological percentiles.",
-        "efi_map": "Extreme Forecast Index maps of the first start date.",
+        "efi_map": "Extreme Forecast Index maps of the first start date (one forecast, not a score).",
         "outliers_sigma": "Outlier fraction vs the calibrated 2/(M+1), and the truth's σ-distance from the mean.",
-        "best_member_error": "Absolute error of the best member at each grid point.",
+        "best_member_error": "Absolute error of the best member at each grid point; area means with intervals.",
         "baseline_comparison": "This ensemble vs the baseline store: CRPSS with its paired band, CRPS, RMSE, SSR.",
     }
 
@@ -51,18 +52,24 @@ _HOW_TO_READ = {
     "Error bars are bootstrap intervals; the grey band is how far a calibrated ensemble scored on the same units "
     "could stray from flat.",
     "spectra": "Members (solid) should follow the truth (dotted) at every scale; the ensemble mean (dashed) "
-    "loses small scales with lead time. Spectra carry no interval yet.",
+    "loses small scales with lead time. Middle row: power over the truth's, with bootstrap bands; bottom row: the "
+    "members' small-scale power over the truth's vs lead, between the dashed lines (factor 1.5) for a realistic "
+    "ensemble. The spectra are global, so their bootstrap unit is the start date alone (no longitude sectors): "
+    "with few dates the bands are rough, with one date there are none.",
     "reliability": "Points on the diagonal are reliable; below it over-confident. Error bars: bootstrap "
     "intervals; hollow points rest on few cases (see the inset, the sharpness histogram: how many forecasts fall "
     "in each probability bin). BSS with its interval in the legend; BSS < 0 is worse than climatology.",
     "roc": "Curves above the diagonal discriminate events from non-events; the area (AUC) with its bootstrap "
     "interval is in the legend (0.5: no skill).",
-    "efi_map": "One start date: +1 where all members are above the model climate, −1 where all are below.",
+    "efi_map": "One start date: +1 where all members are above the model climate, −1 where all are below. A "
+    "forecast product, not a verification score: no interval, and with few members single values are noisy.",
     "outliers_sigma": "Left: the share of points where the truth falls outside all members, against 2/(M+1) "
     "(dashed) with the sampling band a calibrated ensemble would show. Right: (truth − mean)/σ against the "
     "calibrated law √((M+1)/M)·t(M−1) (black steps; N(0,1) for large M) — bars above the steps in the tails "
     "mean too little spread.",
-    "best_member_error": "Where even the closest member misses the truth by much, the ensemble does not span it.",
+    "best_member_error": "Where even the closest member misses the truth by much, the ensemble does not span it. "
+    "Each grid point averages only the few start dates, so single points are noisy; the area mean in each title "
+    "carries its bootstrap interval.",
     "baseline_comparison": "First column: CRPSS against the baseline with a paired-bootstrap band — where the "
     "band excludes 0 the difference is real on these units. Other columns: both ensembles with their bands.",
 }

@@ -23,11 +23,14 @@ from hens.diagnostics.report.style import (
     lead_hours,
     legend_outside,
     pick_leads,
+    pick_region,
     plt,
+    region_label,
     sample_note,
     save,
     variable_units,
 )
+from hens.diagnostics.report.verdicts import SPECTRUM_FACTOR
 
 __all__ = [
     "make_plots",
@@ -59,7 +62,7 @@ def plot_scores_vs_lead(ds: xr.Dataset, path: Path) -> Path:
                 values = s.sel(metric=metric, region=region).values[keep]
                 bounds = interval(ds, "scores", metric=metric, variable=var, region=region)
                 dashed = metric == "spread"
-                label = f"{region} {metric.upper()}" if col == 0 else str(region)
+                label = f"{region} {metric.upper()}" if col == 0 else region_label(ds, str(region))
                 axes[i, col].plot(x, values, color=c, ls=":" if dashed else ls, lw=1.0 if dashed else 1.4, label=label)
                 band(axes[i, col], x, None if bounds is None else bounds[:, keep], c)
         axes[i, 2].axhline(1.0, color="gray", lw=0.8, ls=":", label="SSR = 1 (calibrated)")
@@ -98,11 +101,73 @@ def _wavelength_axis(ax: plt.Axes) -> None:
     top.set_xlabel("wavelength 2πR/(l+1) [km]")
 
 
-def plot_spectra(ds: xr.Dataset, path: Path) -> Path:
-    """Angular power spectra of the members, the ensemble mean and the truth at a few lead times (top row), and
-    their ratio to the truth's spectrum (bottom row: members should stay at 1, the ensemble mean falls below)."""
-    from matplotlib.lines import Line2D
+def _spectra_note(ds: xr.Dataset) -> str:
+    """Sample size and bootstrap unit of the spectra (not those of the other scores: the spectra are global)."""
+    n_init = int(ds.attrs.get("n_init_times", ds.sizes.get("init_time", 0)))
+    m = int(ds.attrs.get("n_members", 0))
+    used = ds.attrs.get("spectra_members")
+    members = f"M = {m} members" + (f" (member spectra: {len(used)} of them)" if used is not None else "")
+    text = f"{n_init} start date{'' if n_init == 1 else 's'} × {members}"
+    if "spectra_bootstrap_unit" in ds.attrs:
+        conf = float(ds.attrs.get("bootstrap_confidence", 0.9))
+        text += f"; bands: {conf:.0%} bootstrap, unit: {ds.attrs['spectra_bootstrap_unit']}"
+    return text
+
+
+def _ratio_panel(rax: plt.Axes, ds: xr.Dataset, var: str, leads: list[int], styles: dict[str, str]) -> None:
+    """Power / truth power vs degree at ``leads`` with the bootstrap bands (members and ensemble mean)."""
     from matplotlib.ticker import FormatStrFormatter, NullFormatter
+
+    degree = ds["degree"].values
+    keep = degree >= 1
+    for j, lead in enumerate(leads):
+        color = LEAD_COLORS[j % len(LEAD_COLORS)]
+        for kind in ("members", "ensemble_mean"):
+            ratio = ds["power_ratio"].sel(variable=var, ratio_kind=kind).isel(lead_time=lead).values
+            rax.semilogx(degree[keep], ratio[keep], color=color, ls=styles[kind], lw=1.3)
+            bounds = interval(ds, "power_ratio", variable=var, ratio_kind=kind)
+            band(rax, degree[keep], None if bounds is None else bounds[:, lead][:, keep], color)
+    rax.axhline(1.0, color="gray", lw=0.8, ls=":")
+    rax.set_yscale("log")
+    rax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    lo, hi = rax.get_ylim()
+    rax.yaxis.set_minor_formatter(FormatStrFormatter("%g") if hi / lo < 3 else NullFormatter())
+    rax.set_ylabel("P(l) / P_truth(l)")
+    rax.set_xlabel("total wavenumber l")
+    rax.grid(alpha=0.3, which="both")
+
+
+def _small_scale_panel(ax: plt.Axes, ds: xr.Dataset, var: str) -> None:
+    """The verdict's number: member/truth power at the smaller half of the scales vs lead, with its band and the
+    accepted range [1/1.5, 1.5] (dashed)."""
+    from matplotlib.ticker import FormatStrFormatter, LogLocator
+
+    hours = lead_hours(ds)
+    ratio = ds["small_scale_power_ratio"].sel(variable=var).values
+    color = LEAD_COLORS[0]
+    ax.plot(hours, ratio, "o-", color=color, ms=2.5, lw=1.3, label="members / truth (verdict: last lead)")
+    band(ax, hours, interval(ds, "small_scale_power_ratio", variable=var), color)
+    ax.axhline(1.0, color="gray", lw=0.8, ls=":", label="1: members as energetic as the truth")
+    for k, limit in enumerate((SPECTRUM_FACTOR, 1 / SPECTRUM_FACTOR)):
+        label = f"accepted range 1/{SPECTRUM_FACTOR:g} … {SPECTRUM_FACTOR:g}" if k == 0 else None
+        ax.axhline(limit, color="k", lw=0.9, ls="--", label=label)
+    ax.set_yscale("log")
+    ax.yaxis.set_minor_locator(LogLocator(subs=(1.5, 2.0, 3.0, 5.0, 7.0)))
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    deg = ds["degree"].values
+    lmin = int(deg[deg >= max(1, deg.size // 2)][0])
+    ax.set_ylabel(f"member / truth power, l ≥ {lmin}")
+    ax.set_xlabel("lead time [h]")
+    ax.set_title(f"{var}: small-scale power ratio (geometric mean, l ≥ {lmin})")
+    ax.grid(alpha=0.3, which="both")
+
+
+def plot_spectra(ds: xr.Dataset, path: Path) -> Path:
+    """Angular power spectra of the members, the ensemble mean and the truth at a few lead times (top row), their
+    ratio to the truth's spectrum with bootstrap bands (middle row: members should stay at 1, the ensemble mean
+    falls below), and the small-scale member/truth ratio behind the realism verdict vs lead (bottom row)."""
+    from matplotlib.lines import Line2D
 
     variables = list(ds["variable"].values)
     hours = lead_hours(ds)
@@ -110,35 +175,25 @@ def plot_spectra(ds: xr.Dataset, path: Path) -> Path:
     styles = {"members": "-", "ensemble_mean": "--", "truth": ":"}
     labels = {"members": "members (mean of member spectra)", "ensemble_mean": "ensemble mean", "truth": "truth"}
     fig, axes = plt.subplots(
-        2, len(variables), figsize=(5.2 * len(variables), 7.6), squeeze=False, height_ratios=(3, 2), sharex="col"
+        3, len(variables), figsize=(5.2 * len(variables), 10.4), squeeze=False, height_ratios=(3, 2, 2)
     )
     degree = ds["degree"].values
     keep = degree >= 1
     for i, var in enumerate(variables):
-        ax, rax = axes[0, i], axes[1, i]
-        units = variable_units(ds, var)
+        ax = axes[0, i]
         for j, lead in enumerate(leads):
-            color = LEAD_COLORS[j % len(LEAD_COLORS)]
             spec = ds["power_spectrum"].sel(variable=var).isel(lead_time=lead)
-            truth = spec.sel(spectrum="truth").values
             for kind in ("members", "ensemble_mean", "truth"):
                 p = spec.sel(spectrum=kind).values
-                ax.loglog(degree[keep], p[keep], color=color, ls=styles[kind], lw=1.3)
-                if kind != "truth":
-                    with np.errstate(divide="ignore", invalid="ignore"):
-                        rax.semilogx(degree[keep], (p / truth)[keep], color=color, ls=styles[kind], lw=1.3)
-        rax.axhline(1.0, color="gray", lw=0.8, ls=":")
-        rax.set_yscale("log")
-        rax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-        lo, hi = rax.get_ylim()
-        rax.yaxis.set_minor_formatter(FormatStrFormatter("%g") if hi / lo < 3 else NullFormatter())
-        ax.set_ylabel(f"P(l) [({units})² sr]")
+                ax.loglog(degree[keep], p[keep], color=LEAD_COLORS[j % len(LEAD_COLORS)], ls=styles[kind], lw=1.3)
+        ax.set_ylabel(f"P(l) [({variable_units(ds, var)})² sr]")
         ax.set_title(f"{var}: angular power spectrum", pad=28)
-        rax.set_ylabel("P(l) / P_truth(l)")
-        rax.set_xlabel("total wavenumber l")
+        ax.set_xlabel("total wavenumber l")
         ax.grid(alpha=0.3, which="both")
-        rax.grid(alpha=0.3, which="both")
         _wavelength_axis(ax)
+        _ratio_panel(axes[1, i], ds, var, leads, styles)
+        axes[1, i].set_xlim(ax.get_xlim())
+        _small_scale_panel(axes[2, i], ds, var)
     lead_handles = [
         Line2D([], [], color=LEAD_COLORS[j % len(LEAD_COLORS)], label=f"lead {hours[lead]:g} h")
         for j, lead in enumerate(leads)
@@ -147,9 +202,11 @@ def plot_spectra(ds: xr.Dataset, path: Path) -> Path:
     axes[0, -1].legend(
         handles=lead_handles + kind_handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0
     )
+    legend_outside(axes[2, -1])
     fig.suptitle(
         "Spectra: members should match the truth; the ensemble mean loses small scales with lead time\n"
-        f"{sample_note(ds)} (spectra: mean over start dates and members, no interval)"
+        f"{_spectra_note(ds)}",
+        fontsize=9,
     )
     fig.tight_layout()
     return save(fig, path)
@@ -164,8 +221,16 @@ def _km_to_degree(w: np.ndarray) -> np.ndarray:
     return _CIRCUMFERENCE_KM / np.maximum(np.asarray(w, dtype=float), 1e-9) - 1.0
 
 
+def _map_note(ds: xr.Dataset, n_dates: int) -> str:
+    """ "n date(s) × M members at each of P grid points" for a map figure."""
+    m = int(ds.attrs.get("n_members", 0))
+    points = ds.sizes["lat"] * ds.sizes["lon"]
+    return f"{n_dates} start date{'' if n_dates == 1 else 's'} × M = {m} members at each of {points} grid points"
+
+
 def plot_efi_maps(ds: xr.Dataset, path: Path, init_index: int = 0) -> Path:
-    """EFI maps of one start date at the map lead times, one row per variable."""
+    """EFI maps of one start date at the map lead times, one row per variable, with what each value rests on:
+    one forecast of M members against the model climate — a forecast product, not a score, so no interval."""
     variables = list(ds["variable"].values)
     maps = ds["efi"].isel(init_time=init_index)
     hours = lead_hours(ds, "map_lead_time")
@@ -197,12 +262,36 @@ def plot_efi_maps(ds: xr.Dataset, path: Path, init_index: int = 0) -> Path:
             ax.set_ylim(-90, 90)
     if mesh is not None:
         fig.colorbar(mesh, ax=axes, shrink=0.9, label="EFI [1]  (+1: all members above the M-climate)")
-    fig.suptitle("Extreme Forecast Index vs the model climate (M-climate)")
+    n_init = ds.sizes["init_time"]
+    clim = ds.attrs.get("climatology", "the model climate")
+    fig.suptitle(
+        "Extreme Forecast Index vs the model climate (M-climate)\n"
+        f"start date {init} only ({init_index + 1} of {n_init}) × M = {int(ds.attrs.get('n_members', 0))} members, "
+        f"{ds.sizes['lat'] * ds.sizes['lon']} grid points; M-climate: {clim}\n"
+        f"one forecast, not a verification score (no interval); with M = {int(ds.attrs.get('n_members', 0))} "
+        "members each value carries sampling noise",
+        fontsize=9,
+    )
     return save(fig, path)
 
 
+def _area_mean_best_member(ds: xr.Dataset, var: str, hour: float) -> str:
+    """ "area mean x [lo, hi] (region)": the cos-latitude-weighted best-member MAE at ``hour`` with its interval."""
+    if "best_member_mae" not in ds["metric"].values:
+        return ""
+    region = pick_region(ds, "global")
+    i = int(np.argmin(np.abs(lead_hours(ds) - hour)))
+    value = float(ds["scores"].sel(metric="best_member_mae", variable=var, region=region).isel(lead_time=i))
+    bounds = interval(ds, "scores", metric="best_member_mae", variable=var, region=region)
+    text = f"{region} mean {value:.3g}"
+    if bounds is not None and np.all(np.isfinite(bounds[:, i])):
+        text += f" [{bounds[0, i]:.3g}, {bounds[1, i]:.3g}]"
+    return text
+
+
 def plot_best_member_maps(ds: xr.Dataset, path: Path) -> Path:
-    """Mean absolute error of the best member at each grid point, at the map lead times."""
+    """Mean absolute error of the best member at each grid point, at the map lead times; each panel's title has
+    the area mean with its bootstrap interval (the score ``best_member_mae``)."""
     variables = list(ds["variable"].values)
     hours = lead_hours(ds, "map_lead_time")
     lon, lat = ds["lon"].values, ds["lat"].values
@@ -222,11 +311,20 @@ def plot_best_member_maps(ds: xr.Dataset, path: Path) -> Path:
             mesh = ax.pcolormesh(
                 lon, lat, field.isel(map_lead_time=j).values, cmap="viridis", vmin=0, vmax=vmax, shading="nearest"
             )
-            ax.set_title(f"{var} best-member |error|, lead {h:g} h", fontsize=9)
+            ax.set_title(f"{var} best-member |error|, lead {h:g} h\n{_area_mean_best_member(ds, var, h)}", fontsize=8)
             ax.set_xlabel("longitude [°E]")
             ax.set_ylabel("latitude [°N]")
             fig.colorbar(mesh, ax=ax, label=f"[{units}]")
-    fig.suptitle(f"Error of the best member at each grid point (mean over start dates)\n{sample_note(ds)}")
+    n_init = int(ds.attrs.get("n_init_times", ds.sizes.get("init_time", 0)))
+    conf = float(ds.attrs.get("bootstrap_confidence", 0.9))
+    unit = str(ds.attrs.get("bootstrap_unit", "")).split(" (")[0]
+    fig.suptitle(
+        "Error of the best member at each grid point (mean over start dates)\n"
+        f"{_map_note(ds, n_init)}; each point averages only {n_init} value{'' if n_init == 1 else 's'} (no interval "
+        f"per point)\ntitles: cos-latitude-weighted area mean with its {conf:.0%} bootstrap interval over "
+        f"{int(ds.attrs.get('n_units', 0))} units ({unit})",
+        fontsize=9,
+    )
     return save(fig, path)
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "pick_leads",
     "pick_region",
     "plt",
+    "region_label",
     "save",
     "variable_units",
 ]
@@ -76,8 +77,16 @@ def sample_note(ds: xr.Dataset, region: str | None = None) -> str:
         text += f" × {int(ds['n_points'].sel(region=region))} grid points ({region})"
     if "bootstrap_unit" in ds.attrs:
         conf = float(ds.attrs.get("bootstrap_confidence", 0.9))
-        text += f"; bands: {conf:.0%} bootstrap over {int(ds.attrs.get('n_units', 0))} units"
+        unit = str(ds.attrs["bootstrap_unit"]).split(" (")[0]
+        text += f"; bands: {conf:.0%} bootstrap over {int(ds.attrs.get('n_units', 0))} units ({unit})"
     return text
+
+
+def region_label(ds: xr.Dataset, region: str) -> str:
+    """ "region (N grid points)" when the dataset records the region's size, else the region's name."""
+    if "n_points" not in ds:
+        return str(region)
+    return f"{region} ({int(ds['n_points'].sel(region=region))} pts)"
 
 
 def lead_hours(ds: xr.Dataset, dim: str = "lead_time") -> np.ndarray:

@@ -7,7 +7,8 @@ Verdicts (global region, or the first region configured) and their rules of thum
   fraction (truth outside the ensemble range, the two end bins of the rank histogram) at most 1.5× the
   2/(M+1) a calibrated ensemble would have;
 * **physically realistic** — the members' power at the smaller half of the resolved scales stays within a
-  factor 1.5 of the truth's (geometric mean over those degrees, at the last lead time);
+  factor 1.5 of the truth's (geometric mean over those degrees, at the last lead time; the interval's unit is the
+  start date, see :mod:`hens.diagnostics.aggregate.spectra_intervals`);
 * **good at extremes** — ROC area ≥ 0.75 and Brier skill score > 0 for exceeding the lowest configured
   climatological percentile, averaged over the map lead times.
 
@@ -15,7 +16,7 @@ Each test uses the bootstrap interval of its number (``*_interval`` in the score
 whole interval meets the threshold, fails ("no") when none of it does, and is "undetermined" when the interval
 straddles the threshold — the data cannot tell. A lead time's SSR counts as in range when its interval lies in
 [0.8, 1.2]; the 75 % rule is "undetermined" when the sure lead times fall short of it but the undetermined ones
-could reach it. The spectra have no interval (yet), so "realistic" is yes/no.
+could reach it. A number without an interval (one start date: nothing to resample) is "undetermined".
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
+from hens.diagnostics.aggregate.spectra_intervals import small_scale_ratio
 from hens.diagnostics.report.style import lead_hours, pick_region
 
-__all__ = ["basis", "both", "decide", "share_rule", "summary_rows", "summary_table", "verdicts"]
+__all__ = ["basis", "both", "decide", "realistic", "share_rule", "summary_rows", "summary_table", "verdicts"]
 
 #: Spread–skill ratios counted as calibrated.
 SSR_RANGE = (0.8, 1.2)
@@ -79,17 +81,19 @@ def _map_lead_positions(ds: xr.Dataset) -> list[int]:
     return [int(np.argmin(np.abs(lead - t))) for t in ds["map_lead_time"].values]
 
 
-def _spectrum_ratio(ds: xr.Dataset, var: str) -> float:
-    """Geometric-mean ratio member power / truth power over the upper half of the degrees at the last lead."""
-    spec = ds["power_spectrum"].sel(variable=var).isel(lead_time=-1)
-    deg = ds["degree"].values
-    upper = deg >= max(1, deg.size // 2)
-    members = spec.sel(spectrum="members").values[upper]
-    truth = spec.sel(spectrum="truth").values[upper]
-    ok = (members > 0) & (truth > 0)
-    if not ok.any():
-        return float("nan")
-    return float(np.exp(np.mean(np.log(members[ok] / truth[ok]))))
+def _spectrum_ratio(ds: xr.Dataset, var: str) -> tuple[float, float, float]:
+    """Small-scale member/truth power ratio at the last lead and its interval (NaN without spectra or interval)."""
+    if "small_scale_power_ratio" in ds:
+        value = float(ds["small_scale_power_ratio"].sel(variable=var).isel(lead_time=-1))
+    elif "power_spectrum" in ds:  # a scores file written before the ratio was stored
+        spec = ds["power_spectrum"].sel(variable=var).transpose("spectrum", "lead_time", "degree").values
+        value = float(small_scale_ratio(spec, ds["degree"].values)[-1])
+    else:
+        return (float("nan"),) * 3
+    if "small_scale_power_ratio_interval" not in ds:
+        return value, float("nan"), float("nan")
+    lo, hi = ds["small_scale_power_ratio_interval"].sel(variable=var).isel(lead_time=-1).transpose("bound").values
+    return value, float(lo), float(hi)
 
 
 def decide(lower: float, upper: float, low: float | None = None, high: float | None = None) -> str:
@@ -153,13 +157,15 @@ def summary_table(ds: xr.Dataset) -> list[dict[str, object]]:
             "ssr_max": _nanmax(ssr[keep]),
             "ssr_in_range": _in_range_fraction(ssr[keep]),
             "ssr_marks": [decide(lo, hi, *SSR_RANGE) for lo, hi in ssr_b.T],
-            "rmse_last": float(s.sel(metric="rmse").values[-1]),
-            "crps_last": float(s.sel(metric="crps").values[-1]),
             "outlier_ratio": _nanmean(out[keep]) / expected,
             "outlier_ratio_lo": _nanmean(out_b[0]) / expected,
             "outlier_ratio_hi": _nanmean(out_b[1]) / expected,
-            "spectrum_ratio": _spectrum_ratio(ds, str(var)) if "power_spectrum" in ds else float("nan"),
         }
+        row["spectrum_ratio"], row["spectrum_ratio_lo"], row["spectrum_ratio_hi"] = _spectrum_ratio(ds, str(var))
+        for metric in ("rmse", "crps"):
+            last = s.sel(metric=metric).values
+            lo, hi = _bounds(ds, "scores", last, variable=var, region=region, metric=metric)[:, -1]
+            row[f"{metric}_last"], row[f"{metric}_last_lo"], row[f"{metric}_last_hi"] = float(last[-1]), lo, hi
         row.update({k: float("nan") for k in ("auc", "auc_lo", "auc_hi", "bss", "bss_lo", "bss_hi", "percentile")})
         if ds.sizes.get("percentile", 0):
             pct = ds["percentile"].values[0]
@@ -181,18 +187,28 @@ def _judge(rows: Sequence[dict[str, object]]) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     for row in rows:
         f = {k: float(v) for k, v in row.items() if isinstance(v, float)}
-        spec = f["spectrum_ratio"]
         out[str(row["variable"])] = {
             "calibrated": both(
                 share_rule(row["ssr_marks"], SSR_FRACTION),  # type: ignore[arg-type]
                 decide(f["outlier_ratio_lo"], f["outlier_ratio_hi"], high=OUTLIER_EXCESS),
             ),
-            "realistic": decide(spec, spec, 1 / SPECTRUM_FACTOR, SPECTRUM_FACTOR),
+            "realistic": realistic(f["spectrum_ratio"], f["spectrum_ratio_lo"], f["spectrum_ratio_hi"]),
             "extremes": both(decide(f["auc_lo"], f["auc_hi"], low=AUC_MIN), decide(f["bss_lo"], f["bss_hi"], low=0.0))
             if np.isfinite(f["auc"])
             else "n/a",
         }
     return out
+
+
+def realistic(value: float, lower: float, upper: float) -> str:
+    """The "physically realistic" test on the small-scale power ratio: :func:`decide` on its interval against
+    [1/:data:`SPECTRUM_FACTOR`, :data:`SPECTRUM_FACTOR`]; "undetermined" when the ratio has no interval (one start
+    date), "n/a" without spectra."""
+    if not np.isfinite(value):
+        return "n/a"
+    if not (np.isfinite(lower) and np.isfinite(upper)):
+        return "undetermined"
+    return decide(lower, upper, 1 / SPECTRUM_FACTOR, SPECTRUM_FACTOR)
 
 
 def _overall(marks: Sequence[str]) -> str:
@@ -217,6 +233,12 @@ def _iv(lo: object, hi: object, digits: int = 2) -> str:
     return f" [{lo_f:.{digits}f}, {hi_f:.{digits}f}]" if np.isfinite(lo_f) and np.isfinite(hi_f) else ""
 
 
+def _iv_g(lo: object, hi: object) -> str:
+    """``_iv`` with 4 significant digits (numbers in the variable's units, of any size)."""
+    lo_f, hi_f = float(lo), float(hi)  # type: ignore[arg-type]
+    return f" [{lo_f:.4g}, {hi_f:.4g}]" if np.isfinite(lo_f) and np.isfinite(hi_f) else ""
+
+
 def verdicts(ds: xr.Dataset) -> list[str]:
     """Three one-line verdicts — calibrated, physically realistic, good at extremes — each "yes", "no",
     "undetermined" (an interval straddles the threshold) or "partly" (variables disagree), with the numbers,
@@ -235,7 +257,13 @@ def verdicts(ds: xr.Dataset) -> list[str]:
         f"{_iv(r['outlier_ratio_lo'], r['outlier_ratio_hi'], 1)} 2/(M+1)"
         for r in rows
     )
-    phys = "; ".join(f"{r['variable']} member/truth small-scale power {r['spectrum_ratio']:.2f}" for r in rows)
+    phys = "; ".join(
+        f"{r['variable']} {judged[str(r['variable'])]['realistic']}: member/truth small-scale power "
+        f"{r['spectrum_ratio']:.2f}{_iv(r['spectrum_ratio_lo'], r['spectrum_ratio_hi'])}"
+        for r in rows
+    )
+    if rows and "spectra_bootstrap_unit" in ds.attrs:
+        phys += f"; spectra unit: {ds.attrs['spectra_bootstrap_unit']}"
     ext = "; ".join(
         f"{r['variable']} {judged[str(r['variable'])]['extremes']}: AUC {r['auc']:.2f}{_iv(r['auc_lo'], r['auc_hi'])}, "
         f"BSS {r['bss']:.2f}{_iv(r['bss_lo'], r['bss_hi'])}"
@@ -262,13 +290,13 @@ def summary_rows(ds: xr.Dataset) -> tuple[list[str], list[list[str]]]:
         "leads with SSR in 0.8–1.2 (sure / possible)",
         "outliers / 2/(M+1) [interval]",
         "calibrated",
-        "member/truth small-scale power",
+        "member/truth small-scale power [interval]",
         "realistic",
         "ROC AUC [interval]",
         "BSS [interval]",
         "good at extremes",
-        "RMSE (last lead)",
-        "CRPS (last lead)",
+        "RMSE (last lead) [interval]",
+        "CRPS (last lead) [interval]",
     ]
     body = []
     for r in rows:
@@ -286,13 +314,13 @@ def summary_rows(ds: xr.Dataset) -> tuple[list[str], list[list[str]]]:
                 f"{r['ssr_in_range']:.0%} ({sure:.0%} / {possible:.0%})",
                 f"{r['outlier_ratio']:.2f}{_iv(r['outlier_ratio_lo'], r['outlier_ratio_hi'])}",
                 j["calibrated"],
-                f"{r['spectrum_ratio']:.2f}",
+                f"{r['spectrum_ratio']:.2f}{_iv(r['spectrum_ratio_lo'], r['spectrum_ratio_hi'])}",
                 j["realistic"],
                 f"{r['auc']:.3f}{_iv(r['auc_lo'], r['auc_hi'], 3)}",
                 f"{r['bss']:.3f}{_iv(r['bss_lo'], r['bss_hi'], 3)}",
                 j["extremes"],
-                f"{r['rmse_last']:.4g}",
-                f"{r['crps_last']:.4g}",
+                f"{r['rmse_last']:.4g}{_iv_g(r['rmse_last_lo'], r['rmse_last_hi'])}",
+                f"{r['crps_last']:.4g}{_iv_g(r['crps_last_lo'], r['crps_last_hi'])}",
             ]
         )
     return head, body
