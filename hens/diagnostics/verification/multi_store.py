@@ -237,7 +237,8 @@ def open_baseline(
     for path in paths:
         if path.resolve() in main_paths:
             raise HensError(
-                f"diagnose.baseline.path: {path} is one of the diagnosed stores; point it at another ensemble store"
+                f"diagnose.baseline.path={path} is the store itself (one of the diagnosed stores); point it at another "
+                "ensemble store"
             )
         if not path.exists():
             raise HensError(f"diagnose.baseline.path={path} does not exist; point it at a store from hens generate")
