@@ -181,28 +181,48 @@ def verify(
         raise typer.Exit(code=1)
 
 
+def _split_stores(args: list[str]) -> tuple[list[str], list[str]]:
+    """``STORE [STORE …|GLOB] [key=value …]`` → (stores, overrides): an argument with ``=`` (or starting with
+    ``+``/``~``) is a Hydra override, the others are stores; stores come first."""
+    is_override = [("=" in a) or a.startswith(("+", "~")) for a in args]
+    first = is_override.index(True) if True in is_override else len(args)
+    late = [a for a, o in zip(args[first:], is_override[first:], strict=True) if not o]
+    if late:
+        raise HensError(f"{late[0]!r} after the overrides: give the stores first, then key=value overrides")
+    return args[:first], args[first:]
+
+
 @app.command()
 def diagnose(
-    store: Annotated[Path, typer.Argument(help="A store written by hens generate.")],
-    overrides: Overrides = None,
+    args: Annotated[
+        list[str],
+        typer.Argument(
+            help="Stores written by hens generate (paths or quoted glob patterns, e.g. 'runs/hens_*.zarr'), then "
+            "Hydra overrides key=value (see --cfg for all keys).",
+            show_default=False,
+        ),
+    ],
     cfg: ShowConfig = False,
 ) -> None:
-    """Score an ensemble store: RMSE, fair CRPS, spread–skill, spectra, extremes; writes data, plots, report.
+    """Score ensemble stores: RMSE, fair CRPS, spread–skill, spectra, extremes; writes data, plots, report.
 
-    Results go to <store name>.diagnostics/ beside the store unless diagnose.output_dir= is given. For a
+    Several stores (e.g. one per start date from a SLURM job array) are scored as one set of start dates: the
+    scores equal those of one store holding all the dates, with bootstrap intervals over the dates. Results go
+    to <store name>.diagnostics/ beside the (first) store unless diagnose.output_dir= is given. For a
     demo-world store the verification and climatology are found from the store's own metadata.
     """
     from hens.config import compose_config, diagnose_spec
 
     try:
-        composed = compose_config("diagnose", overrides or [])
+        stores, overrides = _split_stores(args)
+        composed = compose_config("diagnose", overrides)
         if cfg:
             _show_config(composed)
             return
         spec = diagnose_spec(composed)
         from hens.diagnostics.run import run_diagnose
 
-        result = run_diagnose(store, spec)
+        result = run_diagnose([Path(s) for s in stores], spec)
     except HensError as err:
         _fail(err)
         return

@@ -277,7 +277,11 @@ class DiagnoseSpec(Group):
     progress: bool = setting(Flag(), "Show a progress bar while the Dask graph runs.", default=True)
     resolved: str = derived("The composed config as plain YAML (recorded in the scores).")
     baseline_path: str | None = setting(
-        Text(), "A second store compared side by side.", key="diagnose.baseline.path", default=None, null=None
+        Text(),
+        "A second store (or glob pattern) compared side by side.",
+        key="diagnose.baseline.path",
+        default=None,
+        null=None,
     )
     baseline_label: str = setting(
         Text(),

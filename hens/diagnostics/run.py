@@ -1,4 +1,4 @@
-"""`hens diagnose`: from an ensemble store to a scores dataset, plots and a report.
+"""`hens diagnose`: from an ensemble store (or several, one set of start dates) to a scores dataset, plots, a report.
 
 :func:`run_diagnose` is the whole pipeline — compose and validate the ``diagnose`` config, open the store and
 its verification (found from the store's own metadata for demo-world runs), drop non-finite members, build one
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,12 @@ from hens.config import DiagnoseSpec, compose_config, diagnose_spec
 from hens.diagnostics.aggregate.block import BlockOptions
 from hens.diagnostics.aggregate.fields import maps_lazy, spectra_lazy, spectral_member_subset
 from hens.diagnostics.aggregate.graph import statistics_graphs
-from hens.diagnostics.aggregate.intervals import BootstrapSettings, add_intervals, unit_masks
+from hens.diagnostics.aggregate.intervals import (
+    BootstrapSettings,
+    add_difference_interval,
+    add_intervals,
+    unit_masks,
+)
 from hens.diagnostics.aggregate.scores import add_maps, stats_to_dataset
 from hens.diagnostics.aggregate.spectra_intervals import add_spectra
 from hens.diagnostics.aggregate.tiles import block_chunks, block_forecast
@@ -35,14 +41,14 @@ from hens.diagnostics.verification.climatology import (
     shipped_demo_climatology,
     shipped_matches,
 )
-from hens.diagnostics.verification.store import (
-    EnsembleData,
-    exclude_nonfinite_members,
-    flag_incomplete,
-    open_store,
-    select,
-    valid_times,
+from hens.diagnostics.verification.multi_store import (
+    StoreSet,
+    expand_stores,
+    multi_output_dir,
+    open_baseline,
+    open_stores,
 )
+from hens.diagnostics.verification.store import EnsembleData, exclude_nonfinite_members, select, valid_times
 from hens.diagnostics.verification.truth import align_verification, demo_world_info, open_verification
 from hens.diagnostics.weights import region_mask
 from hens.errors import HensError
@@ -80,6 +86,7 @@ class DiagnoseResult:
     seconds: float
     compute_seconds: float
     excluded_by_reason: dict[str, int] = field(default_factory=dict)
+    n_stores: int = 1
 
     def summary(self) -> str:
         """Lines for the command line: what was diagnosed, the verdicts, and where the report is."""
@@ -87,7 +94,9 @@ class DiagnoseResult:
             f", {n} member-date(s) excluded: {why}" for why, n in sorted(self.excluded_by_reason.items())
         )
         lines = [
-            f"hens diagnose: {self.n_init_times} start date(s) × {self.n_members} members, "
+            f"hens diagnose: {self.n_init_times} start date(s)"
+            + (f" from {self.n_stores} stores" if self.n_stores > 1 else "")
+            + f" × {self.n_members} members, "
             f"{len(self.variables)} variable(s) ({', '.join(self.variables)}), {self.n_lead_times} lead times "
             f"in {self.seconds:.1f} s{excluded}",
             *[f"  {v}" for v in self.verdicts],
@@ -103,11 +112,15 @@ def default_output_dir(store: Path) -> Path:
     return store.parent / f"{name}.diagnostics"
 
 
-def run_diagnose(store: Path | str, spec: DiagnoseSpec | list[str] | None = None) -> DiagnoseResult:
-    """Diagnose an ensemble store with a validated ``diagnose`` config.
+def run_diagnose(
+    store: Path | str | Sequence[Path | str], spec: DiagnoseSpec | list[str] | None = None
+) -> DiagnoseResult:
+    """Diagnose an ensemble store — or several stores as one set of start dates — with a ``diagnose`` config.
 
     Args:
-        store: the store written by `hens generate`.
+        store: the store written by `hens generate`, or several stores and glob patterns (e.g. the one-date
+            stores of a SLURM job array), scored as one ensemble of start dates
+            (:mod:`hens.diagnostics.verification.multi_store`).
         spec: the validated config (`hens diagnose` composes and validates it, like every command); for tests and
             scripts, a list of Hydra overrides (or None for the defaults) is composed and validated here the same
             way.
@@ -117,7 +130,7 @@ def run_diagnose(store: Path | str, spec: DiagnoseSpec | list[str] | None = None
     """
     if not isinstance(spec, DiagnoseSpec):
         spec = diagnose_spec(compose_config("diagnose", list(spec or [])))
-    return diagnose(Path(store), spec)
+    return diagnose([store] if isinstance(store, str | Path) else list(store), spec)
 
 
 def _regions(spec: DiagnoseSpec, lat: np.ndarray, lon: np.ndarray) -> tuple[list[str], np.ndarray]:
@@ -316,7 +329,7 @@ def _bootstrap(spec: DiagnoseSpec) -> BootstrapSettings:
 
 
 def _graphs(
-    inputs: _Inputs, spec: DiagnoseSpec, options: BlockOptions, clim: xr.Dataset | None, store: Path
+    inputs: _Inputs, spec: DiagnoseSpec, options: BlockOptions, clim: xr.Dataset | None, store: Any
 ) -> dict[str, Any]:
     """One lazy graph per product and variable: ``stats/<var>``, ``spectra/<var>`` (if on), ``maps/<var>``."""
     fc, obs = inputs.ens.forecast, inputs.obs
@@ -384,6 +397,7 @@ def _scores_dataset(
         n_init=fc.sizes["init_time"],
         settings=settings,
         unit_label=label,
+        init_times=fc["init_time"].values,
     )
     scores = add_maps(
         scores, variables, maps={v: results[f"maps/{v}"] for v in variables}, lat=inputs.lat, lon=inputs.lon
@@ -394,24 +408,24 @@ def _scores_dataset(
 
 
 def _score_store(
-    store: Path,
+    stores: StoreSet,
     spec: DiagnoseSpec,
     *,
     verification_attrs: dict[str, Any] | None = None,
     like: _Scored | None = None,
 ) -> _Scored:
-    """Open ``store``, select, and compute its scores dataset (one Dask graph for all variables).
+    """Select from the opened ``stores`` and compute their scores dataset (one Dask graph for all variables).
 
     ``verification_attrs``: the attributes that name the verification and climatology (a baseline store is
     scored against its main store's); ``None`` uses the store's own.  ``like``: select the same variables,
     start dates and lead times as that (main) store's scores.
     """
-    raw = flag_incomplete(open_store(store), store, spec.verify, spec.allow_incomplete)
+    raw = stores.dataset
     attrs = dict(raw.attrs) if verification_attrs is None else verification_attrs
     inputs = _inputs(raw, attrs, spec, like)
     clim = _climatology(spec, attrs, inputs.variables, inputs.lat, inputs.lon) if spec.extremes.enabled else None
     options = _block_options(spec, inputs.ens.n_members)
-    graphs = _graphs(inputs, spec, options, clim, store)
+    graphs = _graphs(inputs, spec, options, clim, stores.source)
 
     t_compute = time.perf_counter()
     with dask_computer(spec.dask, progress=spec.progress) as compute:
@@ -419,7 +433,7 @@ def _score_store(
     compute_seconds = time.perf_counter() - t_compute
 
     scores = _scores_dataset(inputs, spec, options, clim, results)
-    scores.attrs.update(_provenance(store, attrs, inputs.ens, spec))
+    scores.attrs.update(_provenance(stores, attrs, inputs.ens, spec))
     subset = spectral_member_subset(inputs.ens.n_members, spec.spectral_max_members, spec.seed)
     if spec.spectral and subset is not None:  # recorded only when a subset was taken (all members otherwise)
         scores.attrs["spectra_members"] = [int(m) for m in inputs.ens.forecast["member"].values[subset]]
@@ -442,11 +456,13 @@ def _score_store(
     )
 
 
-def diagnose(store: Path, spec: DiagnoseSpec) -> DiagnoseResult:
-    """Run the diagnostics of ``store`` for a validated :class:`DiagnoseSpec` (see :func:`run_diagnose`).
+def diagnose(store: Path | Sequence[Path | str], spec: DiagnoseSpec) -> DiagnoseResult:
+    """Run the diagnostics of a store, or of several stores (paths or glob patterns) as one set of start dates,
+    for a validated :class:`DiagnoseSpec` (see :func:`run_diagnose`).
 
-    With ``diagnose.baseline.path`` a second store is scored the same way against the same verification and
-    climatology, written to ``<output>/baseline/scores.*``, and compared side by side in the plots and report.
+    With ``diagnose.baseline.path`` a second store (or pattern) is scored the same way against the same
+    verification and climatology, written to ``<output>/baseline/scores.*``, compared side by side in the plots
+    and report, and the paired-bootstrap interval of main − baseline is added to the scores.
     """
     from hens.diagnostics.report.compare import comparison_rows, comparison_verdict, plot_comparison
     from hens.diagnostics.report.document import write_report
@@ -454,17 +470,22 @@ def diagnose(store: Path, spec: DiagnoseSpec) -> DiagnoseResult:
     from hens.diagnostics.report.verdicts import verdicts
 
     t_start = time.perf_counter()
-    store = Path(store)
-    out_dir = Path(spec.output_dir) if spec.output_dir else default_output_dir(store)
+    paths = expand_stores([store] if isinstance(store, str | Path) else list(store))
+    default = default_output_dir(paths[0]) if len(paths) == 1 else multi_output_dir(paths)
+    out_dir = Path(spec.output_dir) if spec.output_dir else default
     check_owned_folder(
         out_dir, OUTPUT_MARK, spec.overwrite, "diagnose.output_dir", "diagnose.overwrite=true", "hens diagnose"
     )
-    baseline = _check_baseline(store, spec)
-    main = _score_store(store, spec)
+    stores = open_stores(paths, spec.verify, spec.allow_incomplete)
+    baseline = None
+    if spec.baseline_path is not None:
+        baseline = open_baseline(stores, spec.baseline_path, spec.variables, spec.verify, spec.allow_incomplete)
+    main = _score_store(stores, spec)
     base = None
     if baseline is not None:
         base = _score_store(baseline, spec, verification_attrs=main.attrs, like=main)
         base.scores.attrs["label"] = spec.baseline_label
+        main = replace(main, scores=add_difference_interval(main.scores, base.scores, spec.baseline_label))
     scores = main.scores
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -485,10 +506,10 @@ def diagnose(store: Path, spec: DiagnoseSpec) -> DiagnoseResult:
         out_dir,
         plots,
         lines,
-        store=store,
+        store=stores.paths,
         seconds=seconds,
         comparison=comparison,
-        baseline=baseline,
+        baseline=None if baseline is None else baseline.paths,
         command=_command_line(),
     )
     return DiagnoseResult(
@@ -506,6 +527,7 @@ def diagnose(store: Path, spec: DiagnoseSpec) -> DiagnoseResult:
         verdicts=tuple(lines),
         seconds=time.perf_counter() - t_start,
         compute_seconds=main.compute_seconds + (base.compute_seconds if base is not None else 0.0),
+        n_stores=len(stores.paths),
     )
 
 
@@ -524,38 +546,6 @@ def _command_line() -> str:
     )
 
 
-def _check_baseline(store: Path, spec: DiagnoseSpec) -> Path | None:
-    """The baseline store, checked to cover the main store's start dates, lead times, grid and variables."""
-    if spec.baseline_path is None:
-        return None
-    path = Path(spec.baseline_path)
-    if path.resolve() == store.resolve():
-        raise HensError("diagnose.baseline.path is the store itself; point it at another ensemble store")
-    if not path.exists():
-        raise HensError(f"diagnose.baseline.path={path} does not exist; point it at a store from hens generate")
-    main, base = open_store(store), open_store(path)
-    for coord in ("lat", "lon"):
-        if main.sizes[coord] != base.sizes[coord] or not np.allclose(main[coord].values, base[coord].values):
-            raise HensError(
-                f"diagnose.baseline.path={path} is on another grid ({coord} differs); compare stores on one grid"
-            )
-    for coord in ("init_time", "lead_time"):
-        lacking = np.setdiff1d(main[coord].values, base[coord].values)
-        if lacking.size:
-            raise HensError(
-                f"diagnose.baseline.path={path} lacks {coord} {lacking[0]} of the store; select common ones with "
-                f"diagnose.{'start_dates' if coord == 'init_time' else 'lead_times'}"
-            )
-    wanted = spec.variables or [str(v) for v in main.data_vars]
-    missing = [v for v in wanted if v not in base.data_vars]
-    if missing:
-        raise HensError(
-            f"diagnose.baseline.path={path} lacks variable(s) {', '.join(missing)}; choose common ones with "
-            "diagnose.variables"
-        )
-    return path
-
-
 def _describe_climatology(clim: xr.Dataset) -> str:
     if "source" in clim.attrs:
         return str(clim.attrs["source"])
@@ -564,13 +554,16 @@ def _describe_climatology(clim: xr.Dataset) -> str:
     return "diagnose.climatology.path"
 
 
-def _provenance(store: Path, attrs: dict[str, Any], ens: EnsembleData, spec: DiagnoseSpec) -> dict[str, Any]:
+def _provenance(stores: StoreSet, attrs: dict[str, Any], ens: EnsembleData, spec: DiagnoseSpec) -> dict[str, Any]:
     import json
 
+    several = len(stores.paths) > 1  # then the stores and their fingerprints as JSON lists
+    paths = [str(p.resolve()) for p in stores.paths]
+    prints = list(stores.fingerprints)
     return {
         "title": "hens diagnose scores",
-        "store": str(store.resolve()),
-        "store_fingerprint": str(attrs.get("hens_fingerprint", "")),
+        "store": json.dumps(paths) if several else paths[0],
+        "store_fingerprint": json.dumps(prints) if several else prints[0],
         "excluded_members": json.dumps(ens.reasons),
         "hens_diagnose_config": spec.resolved,
     }

@@ -24,7 +24,9 @@ from hens.diagnostics.metrics.registry import STATISTICS, WEIGHT, finite_ratio
 
 __all__ = [
     "BootstrapSettings",
+    "add_difference_interval",
     "brier_skill_from_counts",
+    "date_scores",
     "interval_variables",
     "roc_auc_from_counts",
     "unit_masks",
@@ -168,6 +170,24 @@ def unit_statistics(units: Mapping[str, BlockStats]) -> tuple[list[str], np.ndar
     return names, data
 
 
+def date_scores(names: list[str], data: np.ndarray, n_init: int, n_members: int) -> np.ndarray:
+    """Every mean-type score of each start date alone: float64 ``(init_time, metric, variable, lead, region)``.
+
+    Args:
+        names, data: :func:`unit_statistics` — the units' sums ``(unit, statistic, variable, lead, region)``, the
+            units date-major (unit = date · K + k for K spatial units per date, K = 1 without them).
+        n_init: the number of start dates; ``n_members``: M.
+
+    The K units of a date are summed, then finished by the metric registry like the totals.
+    """
+    per_date = data.reshape(n_init, data.shape[0] // n_init, *data.shape[1:]).sum(axis=1)
+    out = [
+        mean_scores({name: per_date[:, s, v] for s, name in enumerate(names)}, n_members)  # (metric, init, L, R)
+        for v in range(data.shape[2])
+    ]
+    return np.moveaxis(np.stack(out, axis=2), 1, 0)
+
+
 def add_intervals(
     scores: Any,
     units: Mapping[str, BlockStats],
@@ -176,6 +196,7 @@ def add_intervals(
     n_init: int,
     settings: BootstrapSettings,
     unit_label: str,
+    init_times: np.ndarray | None = None,
 ) -> Any:
     """``scores`` (an ``xarray.Dataset`` of :func:`~hens.diagnostics.aggregate.scores.stats_to_dataset`) with the
     intervals, the units' sums and the sample sizes added — new variables and attributes only; nothing changes.
@@ -183,6 +204,8 @@ def add_intervals(
     Adds ``<name>_interval(bound, …)`` (:func:`interval_variables`), ``unit_statistics(unit, statistic, variable,
     lead_time, region)``, ``n_points(region)`` (grid points of each region), and the attributes ``n_init_times``,
     ``n_units``, ``bootstrap_unit``, ``bootstrap_confidence``, ``bootstrap_n_resamples``, ``bootstrap_seed``.
+    With ``init_times`` (the start dates, datetime64) also ``scores_by_init_time(init_time, metric, variable,
+    lead_time, region)``: the mean-type scores of each start date alone (:func:`date_scores`).
     """
     n_pct = int(scores.sizes.get("percentile", 0))
     new = interval_variables(
@@ -197,6 +220,13 @@ def add_intervals(
         data,
         {"long_name": "latitude-weighted sums of the mean-type statistics per bootstrap unit", "comment": unit_label},
     )
+    if init_times is not None:
+        out = out.assign_coords(init_time=np.asarray(init_times))
+        out["scores_by_init_time"] = (
+            ("init_time", "metric", "variable", "lead_time", "region"),
+            date_scores(names, data, n_init, int(scores.attrs["n_members"])),
+            {"long_name": "scores of each start date alone (mean-type metrics)"},
+        )
     out["n_points"] = (
         "region",
         masks.reshape(masks.shape[0], -1).sum(axis=1).astype(np.int64),
@@ -209,5 +239,52 @@ def add_intervals(
         bootstrap_confidence=float(settings.confidence),
         bootstrap_n_resamples=int(settings.n_resamples),
         bootstrap_seed=int(settings.seed),
+    )
+    return out
+
+
+def difference_interval(main: Any, base: Any) -> np.ndarray:
+    """Paired-bootstrap interval ``(2, metric, variable, lead, region)`` of every mean-type score of ``main`` minus
+    that of ``base``: two scores datasets of :func:`add_intervals` scored on the same units (same start dates and
+    grid), resampled with the same draws (one :func:`~hens.diagnostics.aggregate.bootstrap.bootstrap_interval`
+    over both ensembles' unit sums, settings from ``main``'s attributes).
+    """
+    if main.sizes["unit"] != base.sizes["unit"]:
+        raise ValueError(f"the two ensembles have {main.sizes['unit']} and {base.sizes['unit']} units; pair equal ones")
+    names = [str(n) for n in main["statistic"].values]
+    sums: dict[str, np.ndarray] = {}
+    for tag, ds in (("a", main), ("b", base)):
+        data = ds["unit_statistics"].transpose("unit", "statistic", "variable", "lead_time", "region").values
+        sums.update({f"{tag}/{name}": data[:, s] for s, name in enumerate(names)})
+    m_a, m_b = int(main.attrs["n_members"]), int(base.attrs["n_members"])
+
+    def finish(s: Mapping[str, np.ndarray]) -> np.ndarray:  # (B, variable, L, R) → (B, metric, variable, L, R)
+        a = mean_scores({n: s[f"a/{n}"] for n in names}, m_a)
+        b = mean_scores({n: s[f"b/{n}"] for n in names}, m_b)
+        return np.moveaxis(a - b, 0, 1)
+
+    return bootstrap_interval(
+        sums,
+        finish,
+        n_resamples=int(main.attrs["bootstrap_n_resamples"]),
+        confidence=float(main.attrs["bootstrap_confidence"]),
+        seed=int(main.attrs["bootstrap_seed"]),
+    )
+
+
+def add_difference_interval(main: Any, base: Any, label: str) -> Any:
+    """``main`` with ``difference_interval(bound, metric, variable, lead_time, region)``: the paired-bootstrap
+    interval of main − ``label`` for every mean-type score (:func:`difference_interval`); ``main`` unchanged
+    otherwise.  Negative CRPS / RMSE differences mean the main ensemble is better."""
+    out = main.copy()
+    out["difference_interval"] = (
+        ("bound", "metric", "variable", "lead_time", "region"),
+        difference_interval(main, base),
+        {
+            "long_name": f"{float(main.attrs['bootstrap_confidence']):.0%} paired-bootstrap interval of the score "
+            f"difference this ensemble − {label}",
+            "comment": f"{int(main.attrs['bootstrap_n_resamples'])} resamples (seed "
+            f"{int(main.attrs['bootstrap_seed'])}) units: {main.attrs.get('bootstrap_unit')}",
+        },
     )
     return out

@@ -14,6 +14,7 @@ for memory that is flat in M.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +74,11 @@ def choose_tiles(
     return lat_chunk, lon_chunk
 
 
-def tiled_forecast(store: str | Path, forecast: xr.DataArray, chunks: dict[str, int]) -> xr.DataArray:
+Source = str | Path | Mapping[np.datetime64, Path]
+"""Where a forecast is read from: one store, or per start date (datetime64[ns]) the store holding it."""
+
+
+def tiled_forecast(store: Source, forecast: xr.DataArray, chunks: dict[str, int]) -> xr.DataArray:
     """``forecast`` (a selection of a store variable) read again from ``store`` in blocks of ``chunks``.
 
     Each Dask chunk is one read of the store for one tile of all selected members (zarr decodes the store
@@ -82,15 +87,19 @@ def tiled_forecast(store: str | Path, forecast: xr.DataArray, chunks: dict[str, 
     exclude_nonfinite_members` relabelled them), so the values are exactly those of ``forecast``.
 
     Args:
-        store: the store path.
-        forecast: ``(init_time, member, lead_time, lat, lon)`` as selected from the store.
+        store: the store path, or per start date the store that holds it (several stores diagnosed together).
+        forecast: ``(init_time, member, lead_time, lat, lon)`` as selected from the store(s).
         chunks: Dask chunks by dimension (e.g. ``{"init_time": 1, "member": -1, "lead_time": 8, "lat": 90}``).
     """
     from hens.io.zarr_open import open_zarr_quiet
 
-    lazy = open_zarr_quiet(store, consolidated=None, chunks=None)[forecast.name]
+    opened: dict[str, xr.DataArray] = {}
     pieces = []
     for i, t in enumerate(forecast["init_time"].values):
+        path = str(store[np.datetime64(t, "ns")] if isinstance(store, Mapping) else store)
+        if path not in opened:
+            opened[path] = open_zarr_quiet(path, consolidated=None, chunks=None)[forecast.name]
+        lazy = opened[path]
         labels = (
             forecast["source_member"].values[i] if "source_member" in forecast.coords else forecast["member"].values
         )
@@ -119,7 +128,7 @@ def block_chunks(
     return int(lead_chunk), lat, lon
 
 
-def block_forecast(store: str | Path, fc: xr.DataArray, chunks: tuple[int, int | None, int | None]) -> xr.DataArray:
+def block_forecast(store: Source, fc: xr.DataArray, chunks: tuple[int, int | None, int | None]) -> xr.DataArray:
     """The forecast the blocks read: as opened (whole-globe store chunks), or — when a tile is smaller than the
     globe — read from the store tile by tile (:func:`tiled_forecast`; memory flat in the ensemble size)."""
     lead_chunk, lat_chunk, lon_chunk = chunks

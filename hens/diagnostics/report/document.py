@@ -237,11 +237,20 @@ def _html(c: _Content) -> str:
     return "\n".join(parts)
 
 
-def _intro(ds: xr.Dataset, store: Path, seconds: float) -> str:
+def stores_text(store: Path | Sequence[Path]) -> str:
+    """``Store `a.zarr``` for one store; ``3 stores `a.zarr`, `b.zarr`, `c.zarr``` (first and last beyond 3)."""
+    paths = [store] if isinstance(store, str | Path) else list(store)
+    if len(paths) == 1:
+        return f"Store `{paths[0]}`"
+    shown = paths if len(paths) <= 3 else [paths[0], "…", paths[-1]]
+    return f"{len(paths)} stores " + ", ".join("…" if p == "…" else f"`{p}`" for p in shown)
+
+
+def _intro(ds: xr.Dataset, store: Path | Sequence[Path], seconds: float) -> str:
     """The opening paragraph: what was diagnosed, how long it took, and the climatology used."""
     hours = lead_hours(ds)
     intro = (
-        f"Store `{store}`: {ds.sizes.get('init_time', 0)} start date(s) × {int(ds.attrs['n_members'])} members, "
+        f"{stores_text(store)}: {ds.sizes.get('init_time', 0)} start date(s) × {int(ds.attrs['n_members'])} members, "
         f"variables {', '.join(map(str, ds['variable'].values))}, lead times {hours[0]:g}–{hours[-1]:g} h, regions "
         f"{', '.join(map(str, ds['region'].values))}. Diagnosed in {seconds:.1f} s. Sample: {basis(ds)}."
     )
@@ -256,10 +265,10 @@ def write_report(
     plots: Sequence[Path],
     lines: Sequence[str],
     *,
-    store: Path,
+    store: Path | Sequence[Path],
     seconds: float,
     comparison: Sequence[dict[str, object]] | None = None,
-    baseline: Path | None = None,
+    baseline: Path | Sequence[Path] | None = None,
     command: str = "",
 ) -> tuple[Path, Path]:
     """Write ``report.md`` and ``report.html`` into ``out_dir`` (plots linked relatively); returns both paths.
@@ -269,7 +278,7 @@ def write_report(
         out_dir: the output folder (holding the scores and ``plots/``).
         plots: the PNG files, inside ``out_dir``.
         lines: the verdicts (:func:`hens.diagnostics.report.verdicts.verdicts`).
-        store: the diagnosed store; ``seconds``: the run's wall time.
+        store: the diagnosed store (or stores, one set of start dates); ``seconds``: the run's wall time.
         comparison: rows of :func:`hens.diagnostics.report.compare.comparison_rows` against the ``baseline``
             store, tabulated in their own section.
         command: the command line that produced the report (shown with the composed config).
@@ -284,7 +293,7 @@ def write_report(
         label = str(comparison[0].get("label", "baseline"))
         cmp_head, cmp_body = comparison_table(list(comparison), label)
         cmp_intro = (
-            f"Baseline store `{baseline}`, scored on the same start dates, lead times, verification and "
+            f"Baseline: {stores_text(baseline or [])}, scored on the same start dates, lead times, verification and "
             f"climatology (scores in `baseline/`). CRPSS = 1 − CRPS / CRPS_baseline: above 0 this ensemble is better."
         )
     content = _Content(
@@ -301,7 +310,7 @@ def write_report(
         ],
         excluded=ds.attrs.get("excluded_members", "{}"),
         scores_name="scores.zarr" if (out_dir / "scores.zarr").exists() else "scores.nc",
-        command=command or f"hens diagnose {store}",
+        command=command or "hens diagnose " + " ".join(map(str, [store] if isinstance(store, str | Path) else store)),
         config=str(ds.attrs.get("hens_diagnose_config", "")),
     )
     report = out_dir / "report.md"
