@@ -86,7 +86,7 @@ class ModelSpec(Group):
     dynamics: str = setting(
         Text(),
         "A name in the dynamics registry (hens.models.dynamics): network = the checkpoints; demo_physics = the demo "
-        "world's own solver.",
+        "world's own model (a perfect-model baseline).",
         default="network"
     )
 

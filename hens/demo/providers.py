@@ -1,7 +1,7 @@
 """What the demo world adds to the model registries (imported by name through :mod:`hens.models.providers`):
 
 - the checkpoint set ``builtin:demo``: the SFNO packages shipped in :mod:`hens.demo.shipped`;
-- the dynamics ``demo_physics``: the demo world's own solver run from the members' initial states, the
+- the dynamics ``demo_physics``: the demo world's own model run from the members' initial states, the
   physics-ensemble baseline of :mod:`hens.demo.physics` (it needs the demo world's analyses, ``ic.source=demo``).
 """
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from hens.demo.world import DEMO_CHANNELS
 from tests.helpers.cli import SMALL, hens_env, run_hens
 
 pytestmark = pytest.mark.e2e  # every test here runs `hens generate` end to end
@@ -189,7 +190,8 @@ def test_member_regenerated_alone_is_bit_identical(tmp_path, cache_dir):
 
 def test_nonfinite_members_are_recorded_and_do_not_stop_the_others(tmp_path, cache_dir):
     out = tmp_path / "blowup.zarr"
-    amplitude = "ensemble.bred_vector.amplitude={z500: 1.0e38, u500: 0.0, v500: 0.0}"  # every channel named
+    others = ", ".join(f"{c}: 0.0" for c in DEMO_CHANNELS if c != "z500")
+    amplitude = f"ensemble.bred_vector.amplitude={{z500: 1.0e38, {others}}}"  # every channel named
     proc = run_hens(["generate", *SMALL, amplitude, f"output.path={out}"], cache_dir)
     assert "non-finite" in proc.stderr
     ds = xr.open_zarr(out)
