@@ -25,6 +25,7 @@ from hens.diagnostics.aggregate.intervals import BootstrapSettings, add_interval
 from hens.diagnostics.aggregate.scores import add_spectra_and_maps, stats_to_dataset
 from hens.diagnostics.aggregate.tiles import block_chunks, block_forecast
 from hens.diagnostics.cluster import dask_computer
+from hens.diagnostics.ensemble_size import add_ensemble_size, ensemble_size_graph
 from hens.diagnostics.verification.climatology import (
     demo_climatology,
     load_climatology,
@@ -348,6 +349,7 @@ def _graphs(
             seed_key=(v_i,),
             unit_masks=units,
         )
+        graphs |= ensemble_size_graph(spec.ensemble_size, inputs.ens.n_members, blocks, obs[var], inputs.masks, chunks)
         if spec.spectral:
             graphs[f"spectra/{var}"] = spectra_lazy(fc[var], obs[var], grid=spec.grid, member_subset=subset)
         graphs[f"maps/{var}"] = maps_lazy(
@@ -384,6 +386,7 @@ def _scores_dataset(
         settings=settings,
         unit_label=label,
     )
+    scores = add_ensemble_size(scores, results, spec.ensemble_size, inputs.ens.n_members, inputs.region_names)
     return add_spectra_and_maps(
         scores,
         variables,
