@@ -93,6 +93,8 @@ def plot_ensemble_size(ds: xr.Dataset, path: Path) -> Path:
         for col, ax in enumerate(axes[i]):
             ax.set_xscale("log")
             ax.set_xlim(sizes.min() / 1.3, sizes.max() * 1.3)  # also where every value is NaN (no valid point)
+            ax.set_xticks(sizes, [f"{m:g}" for m in sizes])
+            ax.minorticks_off()
             ax.set_xlabel("sub-ensemble size M")
             ax.set_ylabel(f"{var} {ylabels[col]}")
             ax.set_title(f"{var}: {titles[col]} ({region})")
@@ -144,7 +146,7 @@ def ensemble_size_table(ds: xr.Dataset) -> tuple[str, list[str], list[list[str]]
                 row.append(f"{n_events:.4g}: {got:.2e} ({ref:.2e})")
             for k in thresholds:
                 value = float(pooled.sel(subset_size=m, sigma_threshold=k))
-                row.append(f"{value:.3f}" if np.isfinite(value) else "– (no event)")
+                row.append(f"{value:.3g}" if np.isfinite(value) else "– (no event)")
             rows.append(row)
         sufficient.append(f"{var}: {float(ds['sufficient_size'].sel(variable=var, region=region)):g}")
     tol = float(ds.attrs.get("ensemble_size_tolerance", 0.0))
