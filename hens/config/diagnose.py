@@ -36,7 +36,15 @@ from hens.data.channels import LAYOUTS
 from hens.errors import ConfigError
 from hens.regions import REGIONS
 
-__all__ = ["BootstrapSpec", "ClimatologySpec", "DaskSpec", "DiagnoseSpec", "ExtremesSpec", "diagnose_spec"]
+__all__ = [
+    "BootstrapSpec",
+    "ClimatologySpec",
+    "DaskSpec",
+    "DiagnoseSpec",
+    "EnsembleSizeSpec",
+    "ExtremesSpec",
+    "diagnose_spec",
+]
 
 FORMATS = ("zarr", "netcdf")
 VERIFY_LEVELS = ("full", "size", "none")
@@ -44,6 +52,7 @@ SCHEDULERS = ("threads", "processes", "synchronous", "distributed")
 TIE_BREAKS = ("random", "low", "high")
 GRIDS = ("equiangular", "legendre-gauss", "lobatto")
 CLIMATOLOGY_SOURCES = ("auto", "shipped", "truth")
+CRPS_KINDS = ("ecdf", "fair")
 
 Box = tuple[float, float, float, float]
 
@@ -142,6 +151,31 @@ class BootstrapSpec(Group):
         Int(1), "Below this many start dates a unit is a start date × a longitude sector.", default=20
     )
     longitude_blocks: int = setting(Int(1), "Longitude sectors per start date then (1: dates only).", default=8)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnsembleSizeSpec(Group):
+    """``diagnose.ensemble_size``: scores of seeded sub-ensembles against their size M (HENS Part II)."""
+
+    enabled: bool = setting(Flag(), "Score sub-ensembles of several sizes.", default=True)
+    sizes: tuple[int, ...] = setting(
+        ListOf(Int(2), duplicates="drop"),
+        "Sub-ensemble sizes; those ≥ the store's M are dropped and M is always added.",
+        default=(5, 10, 20, 50, 100, 500),
+    )
+    draws: int = setting(Int(1), "Seeded draws (without replacement) per size.", default=3)
+    seed: int = setting(Int(0), "Seed of the draws.", default=0)
+    crps_tolerance: float = setting(
+        Number(0), "Sufficient size: CRPS within this fraction of the full ensemble's.", default=0.05
+    )
+    criterion: str = setting(
+        Choice(CRPS_KINDS), "The CRPS of the sufficient size: ecdf (the M-member score) | fair.", default="ecdf"
+    )
+    sigma_thresholds: tuple[float, ...] = setting(
+        ListOf(Number(0, low_open=True), duplicates="drop"),
+        "k of the counts of truth values beyond k σ of the ensemble mean.",
+        default=(3.0, 4.0),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -248,6 +282,9 @@ class DiagnoseSpec(Group):
     extremes: ExtremesSpec = group(ExtremesSpec, "The extremes scores.", key="diagnose.extremes")
     dask: DaskSpec = group(DaskSpec, "The Dask scheduler.", key="diagnose.dask")
     bootstrap: BootstrapSpec = group(BootstrapSpec, "The bootstrap intervals.", key="diagnose.bootstrap")
+    ensemble_size: EnsembleSizeSpec = group(
+        EnsembleSizeSpec, "Scores against the ensemble size.", key="diagnose.ensemble_size"
+    )
     lead_chunk: int | None = setting(
         Int(1),
         "Lead times per block; null = the store's lead chunk.",

@@ -32,6 +32,7 @@ from hens.diagnostics.aggregate.scores import add_maps, stats_to_dataset
 from hens.diagnostics.aggregate.spectra_intervals import add_spectra
 from hens.diagnostics.aggregate.tiles import block_chunks, block_forecast
 from hens.diagnostics.cluster import dask_computer
+from hens.diagnostics.ensemble_size import add_ensemble_size, ensemble_size_graph
 from hens.diagnostics.verification.climatology import (
     demo_climatology,
     load_climatology,
@@ -362,6 +363,7 @@ def _graphs(
             seed_key=(v_i,),
             unit_masks=units,
         )
+        graphs |= ensemble_size_graph(spec.ensemble_size, inputs.ens.n_members, blocks, obs[var], inputs.masks, chunks)
         if spec.spectral:
             graphs[f"spectra/{var}"] = spectra_lazy(fc[var], obs[var], grid=spec.grid, member_subset=subset)
         graphs[f"maps/{var}"] = maps_lazy(
@@ -399,6 +401,7 @@ def _scores_dataset(
         unit_label=label,
         init_times=fc["init_time"].values,
     )
+    scores = add_ensemble_size(scores, results, spec.ensemble_size, inputs.ens.n_members, inputs.region_names)
     scores = add_maps(
         scores, variables, maps={v: results[f"maps/{v}"] for v in variables}, lat=inputs.lat, lon=inputs.lon
     )

@@ -63,6 +63,11 @@ def test_overrides_and_boxes():
         ("diagnose.chunks.lat=0", "diagnose.chunks.lat"),
         ("diagnose.mean.tie_break=middle", "diagnose.mean.tie_break"),
         ("diagnose.seed=-1", "diagnose.seed"),
+        ("diagnose.ensemble_size.sizes=[1,10]", "diagnose.ensemble_size.sizes"),
+        ("diagnose.ensemble_size.draws=0", "diagnose.ensemble_size.draws"),
+        ("diagnose.ensemble_size.crps_tolerance=-0.1", "diagnose.ensemble_size.crps_tolerance"),
+        ("diagnose.ensemble_size.criterion=median", "diagnose.ensemble_size.criterion"),
+        ("diagnose.ensemble_size.sigma_thresholds=[0]", "diagnose.ensemble_size.sigma_thresholds"),
         ("diagnose.no_such_key=1", "no_such_key"),
     ],
 )
@@ -71,3 +76,11 @@ def test_bad_values_name_the_key(override, needle):
         spec(override)
     message = str(err.value)
     assert needle in message and "\n" not in message
+
+
+def test_ensemble_size_defaults_and_overrides():
+    e = spec().ensemble_size
+    assert e.enabled and e.sizes == (5, 10, 20, 50, 100, 500) and e.draws == 3 and e.seed == 0
+    assert e.crps_tolerance == 0.05 and e.criterion == "ecdf" and e.sigma_thresholds == (3.0, 4.0)
+    e = spec("diagnose.ensemble_size.sizes=[50,10,10]", "diagnose.ensemble_size.enabled=false").ensemble_size
+    assert e.sizes == (10, 50) and not e.enabled

@@ -116,7 +116,7 @@ GENERATE_CASES = {
     ),
 }
 DIAGNOSE_CASES = {
-    "default": ([], "bb42a5a60d840100"),
+    "default": ([], "291bb1633b05b7c3"),
     "boxes": (
         [
             "diagnose.variables=[z500]",
@@ -128,9 +128,9 @@ DIAGNOSE_CASES = {
             "diagnose.dask.scheduler=distributed",
             "progress=false",
         ],
-        "02d4772a6badc2e3",
+        "6900cbec99a8ef0a",
     ),
-    "era5": (["verification=era5", "diagnose.verification.path=/data/era5.zarr"], "311aca91fe715179"),
+    "era5": (["verification=era5", "diagnose.verification.path=/data/era5.zarr"], "358fc4256965baf4"),
     "climatology": (
         [
             "diagnose.climatology.source=truth",
@@ -139,7 +139,7 @@ DIAGNOSE_CASES = {
             "diagnose.climatology.days=30.5",
             "diagnose.climatology.by_month=true",
         ],
-        "92ccc5905d9fb992",
+        "85f765199d1bae28",
     ),
     "dask": (
         [
@@ -148,7 +148,7 @@ DIAGNOSE_CASES = {
             "diagnose.dask.n_workers=3",
             "diagnose.dask.address=tcp://h:8786",
         ],
-        "28569808fb7a586f",
+        "238a09e3a8dbec08",
     ),
     "misc": (
         [
@@ -162,7 +162,7 @@ DIAGNOSE_CASES = {
             "diagnose.mean.tie_break=low",
             "diagnose.output_dir=/out",
         ],
-        "e15e111000c33abb",
+        "15a17e298a1e0023",
     ),
 }
 

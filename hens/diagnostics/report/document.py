@@ -15,6 +15,7 @@ from pathlib import Path
 import xarray as xr
 
 from hens.diagnostics.report.compare import comparison_table
+from hens.diagnostics.report.ensemble_size import ensemble_size_table
 from hens.diagnostics.report.style import lead_hours
 from hens.diagnostics.report.verdicts import basis, summary_rows
 
@@ -40,6 +41,7 @@ def _plot_captions() -> dict[str, str]:
         "outliers_sigma": "Outlier fraction vs the calibrated 2/(M+1), and the truth's σ-distance from the mean.",
         "best_member_error": "Absolute error of the best member at each grid point; area means with intervals.",
         "baseline_comparison": "This ensemble vs the baseline store: CRPSS with its paired band, CRPS, RMSE, SSR.",
+        "ensemble_size": "Fair and ecdf CRPS, spread–skill ratio, outliers and kσ events against the ensemble size.",
     }
 
 
@@ -70,6 +72,12 @@ _HOW_TO_READ = {
     "best_member_error": "Where even the closest member misses the truth by much, the ensemble does not span it. "
     "Each grid point averages only the few start dates, so single points are noisy; the area mean in each title "
     "carries its bootstrap interval.",
+    "ensemble_size": "Each point is a sub-ensemble size M (log axis), the mean over seeded draws with ± one standard "
+    "deviation over them. The fair CRPS estimates the score of an infinitely large ensemble from M members, so it "
+    "should be flat in M (only its scatter shrinks); the ecdf CRPS is the score of the M-member ensemble itself and "
+    "improves towards it as M grows (the dotted line marks the smallest sufficient M). Outliers should follow "
+    "2/(M+1); kσ events should follow the dashed calibrated curves — more events than those mean too little spread "
+    "in the tails.",
     "baseline_comparison": "First column: CRPSS against the baseline with a paired-bootstrap band — where the "
     "band excludes 0 the difference is real on these units. Other columns: both ensembles with their bands.",
 }
@@ -83,6 +91,11 @@ _SECTION_HELP = {
     "and possibly inside.",
     "comparison": "CRPSS > 0: this ensemble is better than the baseline; the bracket is its paired-bootstrap "
     "interval (same resampled units for both).",
+    "ensemble_size": "How the scores depend on the number of members (HENS Part II). 'points > kσ' is the mean "
+    "number per draw of points (start dates × grid points × lead times > 0) whose truth lies more than k ensemble "
+    "standard deviations from the sub-ensemble mean, then their share (the calibrated Gaussian share in brackets); "
+    "'members beyond truth' is the mean fraction of members more extreme than the truth in those events (0: no member "
+    "reached the observed value; below M = 11 for 3σ and M = 18 for 4σ no member can, by Samuelson's inequality).",
     "excluded": "Members left out of every score because they have non-finite values or were not generated.",
     "provenance": "The command and the composed config that produced this report.",
 }
@@ -125,6 +138,7 @@ class _Content:
     scores_name: str
     command: str
     config: str
+    extra: Sequence[tuple[str, str, str, list[str], list[list[str]]]] = ()
 
 
 def _sections(c: _Content) -> list[tuple[str, str]]:
@@ -132,6 +146,7 @@ def _sections(c: _Content) -> list[tuple[str, str]]:
     out = [("verdicts", "Verdicts"), ("summary", "Summary")]
     if c.cmp_body:
         out.append(("comparison", "Comparison with the baseline"))
+    out += [(anchor, title) for anchor, title, *_ in c.extra]
     out.append(("excluded", "Excluded members"))
     out += [(f"plot-{stem}", caption) for caption, stem, _ in c.plots]
     out += [("data", "Data"), ("provenance", "Command and config")]
@@ -152,6 +167,17 @@ def _markdown(c: _Content) -> str:
     if c.cmp_body:
         md += ['<a id="comparison"></a>', "## Comparison with the baseline", "", c.cmp_intro, ""]
         md += [f"*How to read this:* {_SECTION_HELP['comparison']}", ""] + _md_table(c.cmp_head, c.cmp_body) + [""]
+    for anchor, title, intro, head, body in c.extra:
+        md += [
+            f'<a id="{anchor}"></a>',
+            f"## {title}",
+            "",
+            intro,
+            "",
+            f"*How to read this:* {_SECTION_HELP[anchor]}",
+            "",
+        ]
+        md += _md_table(head, body) + [""]
     md += ['<a id="excluded"></a>', "## Excluded members", "", f"*How to read this:* {_SECTION_HELP['excluded']}", ""]
     rows = _excluded_rows(c.excluded)
     md += (_md_table(["start date", "member", "reason"], rows) if rows else ["None: every member was scored."]) + [""]
@@ -214,6 +240,9 @@ def _html(c: _Content) -> str:
     if c.cmp_body:
         parts += [f"<h2 id='comparison'>Comparison with the baseline</h2><p>{esc(c.cmp_intro)}</p>"]
         parts += [help_("comparison", _SECTION_HELP)] + _html_table(c.cmp_head, c.cmp_body)
+    for anchor, title, intro, head, body in c.extra:
+        parts += [f"<h2 id='{anchor}'>{esc(title)}</h2><p>{esc(intro)}</p>", help_(anchor, _SECTION_HELP)]
+        parts += _html_table(head, body)
     parts += ["<h2 id='excluded'>Excluded members</h2>", help_("excluded", _SECTION_HELP)]
     rows = _excluded_rows(c.excluded)
     parts += (
@@ -312,6 +341,7 @@ def write_report(
         scores_name="scores.zarr" if (out_dir / "scores.zarr").exists() else "scores.nc",
         command=command or "hens diagnose " + " ".join(map(str, [store] if isinstance(store, str | Path) else store)),
         config=str(ds.attrs.get("hens_diagnose_config", "")),
+        extra=[("ensemble_size", "Ensemble size", *ensemble_size_table(ds))] if "subset_scores" in ds else [],
     )
     report = out_dir / "report.md"
     report.write_text(_markdown(content), encoding="utf-8")

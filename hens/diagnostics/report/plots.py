@@ -13,6 +13,7 @@ import xarray as xr
 
 from hens.constants import EARTH_RADIUS_KM
 from hens.diagnostics.report.calibration_plots import plot_outliers, plot_rank_histograms
+from hens.diagnostics.report.ensemble_size import plot_ensemble_size
 from hens.diagnostics.report.event_plots import plot_reliability, plot_roc
 from hens.diagnostics.report.style import (
     LEAD_COLORS,
@@ -345,4 +346,6 @@ def make_plots(ds: xr.Dataset, folder: Path) -> list[Path]:
     paths.append(plot_outliers(ds, folder / "outliers_sigma.png"))
     if "best_member_error_map" in ds:
         paths.append(plot_best_member_maps(ds, folder / "best_member_error.png"))
+    if "subset_scores" in ds:
+        paths.append(plot_ensemble_size(ds, folder / "ensemble_size.png"))
     return paths
