@@ -116,7 +116,7 @@ GENERATE_CASES = {
     ),
 }
 DIAGNOSE_CASES = {
-    "default": ([], "bb42a5a60d840100"),
+    "default": ([], "35df427e202d571b"),
     "boxes": (
         [
             "diagnose.variables=[z500]",
@@ -128,9 +128,9 @@ DIAGNOSE_CASES = {
             "diagnose.dask.scheduler=distributed",
             "progress=false",
         ],
-        "02d4772a6badc2e3",
+        "6c7106d0e5657ca2",
     ),
-    "era5": (["verification=era5", "diagnose.verification.path=/data/era5.zarr"], "311aca91fe715179"),
+    "era5": (["verification=era5", "diagnose.verification.path=/data/era5.zarr"], "7d4b4c9750457708"),
     "climatology": (
         [
             "diagnose.climatology.source=truth",
@@ -139,7 +139,7 @@ DIAGNOSE_CASES = {
             "diagnose.climatology.days=30.5",
             "diagnose.climatology.by_month=true",
         ],
-        "92ccc5905d9fb992",
+        "a3275bd72d329bd0",
     ),
     "dask": (
         [
@@ -148,7 +148,7 @@ DIAGNOSE_CASES = {
             "diagnose.dask.n_workers=3",
             "diagnose.dask.address=tcp://h:8786",
         ],
-        "28569808fb7a586f",
+        "e23f12fac69d3473",
     ),
     "misc": (
         [
@@ -162,7 +162,7 @@ DIAGNOSE_CASES = {
             "diagnose.mean.tie_break=low",
             "diagnose.output_dir=/out",
         ],
-        "e15e111000c33abb",
+        "a75e8413fa54b9db",
     ),
 }
 
