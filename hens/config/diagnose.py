@@ -33,6 +33,7 @@ from hens.config.fields import (
     setting,
 )
 from hens.data.channels import LAYOUTS
+from hens.data.derived import DERIVED
 from hens.errors import ConfigError
 from hens.regions import REGIONS
 
@@ -226,6 +227,14 @@ class DiagnoseSpec(Group):
         default=None,
         null=None,
         fix="e.g. {key}=[z500,t850]",
+    )
+    derived_channels: tuple[str, ...] = setting(
+        ListOf(Choice(tuple(DERIVED)), nonempty=False),
+        "Derived channels computed from the store's channels and scored too; [] = none.",
+        key="diagnose.derived",
+        default=(),
+        null=(),
+        fix="e.g. {key}=[wind_speed_10m,ivt,heat_index]",
     )
     lead_hours: tuple[float, ...] | None = setting(
         ListOf(Number(0)), "Lead times in hours; null = all.", key="diagnose.lead_times", default=None, null=None

@@ -22,12 +22,7 @@ from hens.config import DiagnoseSpec, compose_config, diagnose_spec
 from hens.diagnostics.aggregate.block import BlockOptions
 from hens.diagnostics.aggregate.fields import maps_lazy, spectra_lazy, spectral_member_subset
 from hens.diagnostics.aggregate.graph import statistics_graphs
-from hens.diagnostics.aggregate.intervals import (
-    BootstrapSettings,
-    add_difference_interval,
-    add_intervals,
-    unit_masks,
-)
+from hens.diagnostics.aggregate.intervals import BootstrapSettings, add_difference_interval, add_intervals, unit_masks
 from hens.diagnostics.aggregate.scores import add_maps, stats_to_dataset
 from hens.diagnostics.aggregate.spectra_intervals import add_spectra
 from hens.diagnostics.aggregate.tiles import block_chunks, block_forecast
@@ -42,6 +37,7 @@ from hens.diagnostics.verification.climatology import (
     shipped_demo_climatology,
     shipped_matches,
 )
+from hens.diagnostics.verification.derived_fields import add_derived, forecast_blocks, plan_derived, scored_variables
 from hens.diagnostics.verification.multi_store import (
     StoreSet,
     expand_stores,
@@ -49,7 +45,13 @@ from hens.diagnostics.verification.multi_store import (
     open_baseline,
     open_stores,
 )
-from hens.diagnostics.verification.store import EnsembleData, exclude_nonfinite_members, select, valid_times
+from hens.diagnostics.verification.store import (
+    EnsembleData,
+    exclude_nonfinite_members,
+    forecast_variables,
+    select,
+    valid_times,
+)
 from hens.diagnostics.verification.truth import align_verification, demo_world_info, open_verification
 from hens.diagnostics.weights import region_mask
 from hens.errors import HensError
@@ -275,6 +277,7 @@ class _Inputs:
         variables: the diagnosed variables; ``lat``, ``lon``: the grid (degrees); ``hours``: lead times (h);
             ``valid``: valid times ``(init_time, lead_time)``.
         region_names, masks: the configured regions and their masks ``[R, nlat, nlon]``.
+        derived: the derived channels computed from the store (name → input channels).
     """
 
     ens: EnsembleData
@@ -286,29 +289,32 @@ class _Inputs:
     valid: np.ndarray
     region_names: list[str]
     masks: np.ndarray
+    derived: dict[str, list[str]]
 
 
 def _inputs(raw: xr.Dataset, attrs: dict[str, Any], spec: DiagnoseSpec, like: _Scored | None) -> _Inputs:
-    """Select the store (as configured, or as ``like``), drop bad members, read and align the verification."""
-    if like is None:
-        sel = select(raw, variables=spec.variables, lead_hours=spec.lead_hours, start_dates=spec.start_dates)
-    else:
-        sel = select(raw, variables=like.variables, lead_hours=like.lead_hours, start_dates=like.init_times)
-    ens = exclude_nonfinite_members(sel)
+    """Select the store (as configured, or as ``like``), drop bad members, read and align the verification; derived
+    channels (``diagnose.derived``) are added lazily to both (:mod:`~hens.diagnostics.verification.derived_fields`)."""
+    stored = forecast_variables(raw)
+    wanted = like.variables if like else scored_variables(stored, spec.variables, spec.derived_channels)
+    plan = plan_derived(wanted, stored, {v: raw[v].attrs for v in stored})
+    hours, dates = (like.lead_hours, like.init_times) if like else (spec.lead_hours, spec.start_dates)
+    ens = exclude_nonfinite_members(select(raw, variables=plan.read, lead_hours=hours, start_dates=dates))
+    ens = replace(ens, forecast=add_derived(ens.forecast, plan.compute))
     fc = ens.forecast
-    variables = [str(v) for v in fc.data_vars]
     lat = np.asarray(fc["lat"].values, dtype=np.float64)
     lon = np.asarray(fc["lon"].values, dtype=np.float64)
     hours = fc["lead_time"].values.astype("timedelta64[s]").astype(np.int64) / 3600.0
     valid = valid_times(fc).values
     truth = open_verification(
-        attrs, valid, path=spec.verification_path, variables=variables, layout=spec.verification_layout
-    )
-    obs = align_verification(truth, fc)
+        attrs, valid, path=spec.verification_path, variables=plan.verification_channels,
+        layout=spec.verification_layout,
+    )  # fmt: skip
+    obs = add_derived(align_verification(truth, fc), plan.verification)
     region_names, masks = _regions(spec, lat, lon)
     if spec.spectral:
         _check_spectral_grid(spec, lat, lon)
-    return _Inputs(ens, obs, variables, lat, lon, hours, valid, region_names, masks)
+    return _Inputs(ens, obs, plan.scored, lat, lon, hours, valid, region_names, masks, plan.compute)
 
 
 def _block_options(spec: DiagnoseSpec, n_members: int) -> BlockOptions:
@@ -348,7 +354,7 @@ def _graphs(
         chunks = block_chunks(
             fc[var], inputs.ens.n_members, spec.memory_gb, spec.lead_chunk, spec.lat_chunk, spec.lon_chunk
         )
-        blocks = block_forecast(store, fc[var], chunks)
+        blocks = forecast_blocks(var, inputs.derived, lambda c, k=chunks: block_forecast(store, fc[c], k))
         graphs[f"stats/{var}"], graphs[f"units/{var}"] = statistics_graphs(
             blocks,
             obs[var],

@@ -20,7 +20,18 @@ SURFACE: dict[str, tuple[str, str, str]] = {
     "msl": ("air_pressure_at_mean_sea_level", "mean sea level pressure", "Pa"),
     "tcwv": ("atmosphere_mass_content_of_water_vapor", "total column water vapour", "kg m-2"),
     "ws10m": ("wind_speed", "10 m wind speed", "m s-1"),
+    "r2m": ("relative_humidity", "2 m relative humidity", "%"),
 }
+
+DERIVED: dict[str, dict[str, str]] = {
+    "wind_speed_10m": {"standard_name": "wind_speed", "long_name": "10 m wind speed", "units": "m s-1"},
+    "ivt": {
+        "long_name": "integrated vapour transport, magnitude of (1/g) ∫ q V dp over the available pressure levels",
+        "units": "kg m-1 s-1",
+    },
+    "heat_index": {"long_name": "heat index (NOAA: Rothfusz regression, Steadman below 80 F)", "units": "K"},
+}
+"""Derived channels (:mod:`hens.data.derived`): CF has no standard name for IVT or the heat index."""
 
 PRESSURE_LEVEL: dict[str, tuple[str, str, str]] = {
     "u": ("eastward_wind", "eastward wind", "m s-1"),
@@ -38,6 +49,8 @@ _LEVEL = re.compile(r"^([a-z]+?)(\d+)$")
 
 def channel_attrs(name: str) -> dict[str, str]:
     """CF attributes of a channel (see module docstring)."""
+    if name in DERIVED:
+        return dict(DERIVED[name])
     if name in SURFACE:
         standard, long, units = SURFACE[name]
         return {"standard_name": standard, "long_name": long, "units": units}

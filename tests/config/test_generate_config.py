@@ -116,7 +116,7 @@ GENERATE_CASES = {
     ),
 }
 DIAGNOSE_CASES = {
-    "default": ([], "291bb1633b05b7c3"),
+    "default": ([], "07faddc2766952f3"),
     "boxes": (
         [
             "diagnose.variables=[z500]",
@@ -128,9 +128,9 @@ DIAGNOSE_CASES = {
             "diagnose.dask.scheduler=distributed",
             "progress=false",
         ],
-        "6900cbec99a8ef0a",
+        "4a2a537963f65c1f",
     ),
-    "era5": (["verification=era5", "diagnose.verification.path=/data/era5.zarr"], "358fc4256965baf4"),
+    "era5": (["verification=era5", "diagnose.verification.path=/data/era5.zarr"], "fb9ca7c5274ae8ae"),
     "climatology": (
         [
             "diagnose.climatology.source=truth",
@@ -139,7 +139,7 @@ DIAGNOSE_CASES = {
             "diagnose.climatology.days=30.5",
             "diagnose.climatology.by_month=true",
         ],
-        "85f765199d1bae28",
+        "12a1d4cbcc379da3",
     ),
     "dask": (
         [
@@ -148,7 +148,7 @@ DIAGNOSE_CASES = {
             "diagnose.dask.n_workers=3",
             "diagnose.dask.address=tcp://h:8786",
         ],
-        "238a09e3a8dbec08",
+        "6867e7131e20cc9f",
     ),
     "misc": (
         [
@@ -162,7 +162,7 @@ DIAGNOSE_CASES = {
             "diagnose.mean.tie_break=low",
             "diagnose.output_dir=/out",
         ],
-        "15a17e298a1e0023",
+        "b5172b836a87c00c",
     ),
 }
 

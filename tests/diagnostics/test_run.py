@@ -338,7 +338,7 @@ def test_missing_inputs_are_explained(tiny, tmp_path):
     with pytest.raises(StoreError, match="does not exist"):
         run_diagnose(tmp_path / "nope.zarr", [])
     (tmp_path / "empty").mkdir()
-    with pytest.raises(StoreError, match="not a Zarr v3 store"):
+    with pytest.raises(StoreError, match="not a Zarr store"):
         run_diagnose(tmp_path / "empty", [])
     with pytest.raises(HensError, match="diagnose.verification.path"):
         run_diagnose(store, ["progress=false"])  # not a demo-world store: no verification is known

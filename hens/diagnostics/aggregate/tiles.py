@@ -91,14 +91,14 @@ def tiled_forecast(store: Source, forecast: xr.DataArray, chunks: dict[str, int]
         forecast: ``(init_time, member, lead_time, lat, lon)`` as selected from the store(s).
         chunks: Dask chunks by dimension (e.g. ``{"init_time": 1, "member": -1, "lead_time": 8, "lat": 90}``).
     """
-    from hens.io.zarr_open import open_zarr_quiet
+    from hens.diagnostics.verification.store import open_store
 
     opened: dict[str, xr.DataArray] = {}
     pieces = []
     for i, t in enumerate(forecast["init_time"].values):
         path = str(store[np.datetime64(t, "ns")] if isinstance(store, Mapping) else store)
         if path not in opened:
-            opened[path] = open_zarr_quiet(path, consolidated=None, chunks=None)[forecast.name]
+            opened[path] = open_store(path, chunks=None, announce=False)[forecast.name]  # also a foreign layout
         lazy = opened[path]
         labels = (
             forecast["source_member"].values[i] if "source_member" in forecast.coords else forecast["member"].values

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -39,32 +40,40 @@ __all__ = [
 FORECAST_DIMS = ("init_time", "member", "lead_time", "lat", "lon")
 NONFINITE = "nonfinite_lead"
 _REASONS = {-2: "not generated", -3: "damaged chunk"}
+_STORE_CHUNKS = object()  # open_store's default: the store's own chunks
 
 
-def open_store(path: str | Path) -> xr.Dataset:
-    """Open an ensemble store lazily and check that it has the `hens generate` layout.
+def open_store(path: str | Path, *, chunks: Any = _STORE_CHUNKS, announce: bool = True) -> xr.Dataset:
+    """Open an ensemble store lazily in the `hens generate` layout — or a store of another tool (earth2studio,
+    WeatherBench2) mapped onto it by :func:`~hens.diagnostics.verification.foreign.adapt_store`.
 
     Args:
-        path: the store folder (the ``output.path`` of ``hens generate``).
+        path: the store folder (the ``output.path`` of ``hens generate``, or a foreign ensemble Zarr v2/v3).
+        chunks: as ``xarray.open_zarr``: the store's chunks by default; None for lazily indexed arrays (tile reads).
+        announce: log the line that says a foreign store has no manifest to check (once per diagnosis).
 
     Returns:
-        The dataset as stored: one variable per channel with dims ``(init_time, member, lead_time, lat,
-        lon)``, Dask-backed with the store's chunks, plus ``nonfinite_lead(init_time, member)``.
+        The dataset: one variable per channel with dims ``(init_time, member, lead_time, lat, lon)``, Dask-backed
+        with the store's chunks, plus ``nonfinite_lead(init_time, member)`` in a hens store.
 
     Raises:
-        StoreError: if the path is missing, not a Zarr store, or has no forecast variables.
+        StoreError: if the path is missing, not a Zarr store, or has no forecast variables in any known layout.
     """
+    from hens.diagnostics.verification.foreign import adapt_store
+
     p = Path(path)
     if not p.exists():
         raise StoreError(f"store {p} does not exist; pass the output.path of a `hens generate` run")
-    if not (p / "zarr.json").is_file():
-        raise StoreError(f"{p} is not a Zarr v3 store (no zarr.json); pass the output.path of a `hens generate` run")
+    if not any((p / name).is_file() for name in ("zarr.json", ".zgroup", ".zmetadata")):
+        raise StoreError(
+            f"{p} is not a Zarr store (no zarr.json or .zgroup); pass the output.path of a `hens generate` run"
+        )
     try:
-        ds = open_zarr_quiet(p, consolidated=None)
+        ds = open_zarr_quiet(p, consolidated=None, **({} if chunks is _STORE_CHUNKS else {"chunks": chunks}))
     except Exception as err:  # noqa: BLE001 - any failure to open is the same user-facing problem
         raise StoreError(f"cannot open store {p} ({' '.join(str(err).split())}); is it a complete hens store?") from err
     if not forecast_variables(ds):
-        raise StoreError(f"store {p} has no variables with dims {FORECAST_DIMS}; is it a `hens generate` store?")
+        ds = adapt_store(ds, p, announce=announce)
     return ds
 
 
