@@ -1,7 +1,7 @@
 """Benchmark the rollout engine against a plain loop over torch-harmonics' reference SFNO, in one run.
 
     python scripts/bench_throughput.py [--device cpu|cuda] [--size small|fcn2-small|hens] [--steps 4]
-           [--batch 4] [--json bench_results/throughput.json]
+           [--batch 4] [--compile none,default,reduce-overhead] [--json bench_results/throughput.json]
 
 Both sides run the same network (torch-harmonics' example ``SphericalFourierNeuralOperator`` with random weights)
 on the same random initial states:
@@ -11,6 +11,10 @@ on the same random initial states:
 - **hens**: the same network inside a hens :class:`~hens.models.forecaster.Forecaster` (normalisation included),
   ``--batch`` members at once through :func:`hens.inference.rollout.rollout`, with every state copied to the host
   as `hens generate` does when writing (non-blocking copies into lead-chunk buffers), in each precision.
+
+- **hens + compile** (``--compile``): the hens engine in fp32 with the model step under ``torch.compile`` in each
+  listed mode (``compile`` of `hens generate`; ``reduce-overhead`` adds CUDA graphs on a GPU), next to the eager
+  hens row of the same run; the compilation's seconds (the warm-up call) are reported apart.
 
 Reported per mode: member-steps/s (best of ``--repeats`` after a warm-up), the speed-up over the plain loop's
 best mode, and the error after ``--steps`` steps against the fp32 plain loop: max |Δ| / std of the fp32 state.
@@ -111,6 +115,32 @@ def hens_engine(forecaster, x0: torch.Tensor, steps: int, mode: str, batch: int)
     return time.perf_counter() - start, torch.cat(finals)
 
 
+def compile_rows(net, size, device, x0, args, reference: torch.Tensor, best) -> list[dict]:
+    """One fp32 row per non-``none`` mode of ``--compile``: hens' engine with the step compiled in that mode."""
+    from hens.errors import HensError
+    from hens.models.compile import check_compile_available
+
+    rows = []
+    for mode in [m for m in args.compile.split(",") if m and m != "none"]:
+        row = {"engine": "hens", "mode": "fp32", "compile": mode, "member_steps_per_s": float("nan")}
+        try:
+            check_compile_available(mode, device)
+            torch._dynamo.reset()
+            forecaster = make_forecaster(net, size, device)
+            forecaster.set_compile(mode)
+            start = time.perf_counter()
+            hens_engine(forecaster, x0, args.steps, "fp32", args.batch)  # compiles (and captures CUDA graphs)
+            row["compile_s"] = time.perf_counter() - start
+            seconds, final = best(lambda f=forecaster: hens_engine(f, x0, args.steps, "fp32", args.batch))
+        except (HensError, RuntimeError) as err:
+            print(f"hens compile={mode}: not available here ({str(err).splitlines()[0][:120]})")
+            rows.append({**row, "error": float("nan")})
+            continue
+        error = float((final.float() - reference).abs().max() / reference.std())
+        rows.append({**row, "member_steps_per_s": x0.shape[0] * args.steps / seconds, "error": error})
+    return rows
+
+
 def make_forecaster(net: torch.nn.Module, size: dict, device: torch.device):
     """Wrap the network as a checkpoint package (zero mean, unit std: the same function as the plain loop)."""
     from hens.models.forecaster import load_forecaster
@@ -148,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument(
+        "--compile", default="none", help="comma-separated compile modes to add as fp32 rows, e.g. none,default"
+    )
     parser.add_argument("--json", type=Path, default=Path("bench_results/throughput.json"))
     args = parser.parse_args(argv)
     device = torch.device(args.device)
@@ -176,12 +209,20 @@ def main(argv: list[str] | None = None) -> int:
                     seconds, final = best(lambda mode=mode: hens_engine(forecaster, x0, args.steps, mode, args.batch))
             except RuntimeError as err:  # e.g. bf16 autocast through torch-harmonics' transforms on CPU
                 print(f"{engine} {mode}: not supported here ({str(err).splitlines()[0][:90]})")
-                rows.append({"engine": engine, "mode": mode, "member_steps_per_s": float("nan"), "error": float("nan")})
+                rows.append(
+                    {"engine": engine, "mode": mode, "compile": "none", "member_steps_per_s": float("nan"),
+                     "error": float("nan")}
+                )  # fmt: skip
                 continue
             if reference is None:
                 reference = final.float()
             error = float((final.float() - reference).abs().max() / reference.std())
-            rows.append({"engine": engine, "mode": mode, "member_steps_per_s": member_steps / seconds, "error": error})
+            rows.append(
+                {"engine": engine, "mode": mode, "compile": "none", "member_steps_per_s": member_steps / seconds,
+                 "error": error}
+            )  # fmt: skip
+    if reference is not None:
+        rows += compile_rows(net, size, device, x0, args, reference, best)
     baseline = np.nanmax([r["member_steps_per_s"] for r in rows if r["engine"] == "plain loop"])
     for r in rows:
         r["speedup_vs_plain_best"] = r["member_steps_per_s"] / baseline
@@ -190,11 +231,12 @@ def main(argv: list[str] | None = None) -> int:
         f"bench_throughput: {args.size} ({n_params / 1e6:.1f} M parameters), {args.members} members × "
         f"{args.steps} steps, hens batch {args.batch}, device {device}"
     )
-    print(f"{'engine':<12}{'mode':<6}{'member-steps/s':>16}{'× plain best':>14}{'max err / std':>15}")
+    print(f"{'engine':<12}{'mode':<6}{'compile':<17}{'member-steps/s':>16}{'× plain best':>14}{'max err / std':>15}")
     for r in rows:
+        compiled = r["compile"] + (f" ({r['compile_s']:.0f} s)" if "compile_s" in r else "")
         print(
-            f"{r['engine']:<12}{r['mode']:<6}{r['member_steps_per_s']:>16.2f}{r['speedup_vs_plain_best']:>14.2f}"
-            f"{r['error']:>15.2e}"
+            f"{r['engine']:<12}{r['mode']:<6}{compiled:<17}{r['member_steps_per_s']:>16.2f}"
+            f"{r['speedup_vs_plain_best']:>14.2f}{r['error']:>15.2e}"
         )
     machine = {
         "platform": platform.platform(),

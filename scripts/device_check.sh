@@ -14,13 +14,18 @@
 #               requires CUDA.
 #   throughput  scripts/bench_throughput.py --device cuda for fcn2-small (≈128 M) and hens (embed 620, 8 blocks,
 #               scale factor 2) against the plain torch-harmonics loop, fp32/TF32/bf16
+#   throughput-compile  the same for fcn2-small in fp32 with hens' step under torch.compile (`compile` of hens
+#               generate): eager vs default vs reduce-overhead (CUDA graphs), compile seconds apart
 #   writer      scripts/bench_writer.py with 1, 2, 4, 8 writer threads (the node's cores, 721×1440)
 #   inputs      scripts/device_inputs.py: an ERA5 Zarr and two random-weight makani packages at 721×1440
 #   generate    hens generate on the device at 721×1440 (8 members, 4 steps), output on, then off
 #   ranks2      the same with 2 ranks over NCCL (torchrun) when ≥ 2 GPUs, compared with 1 rank byte for byte
-#   diagnose    hens diagnose has no diagnose.device option yet: skipped, with that reason printed
-# With --device cpu every step runs at tiny sizes (16×32 grid, the `small` throughput size); CI runs it
-# (tests/test_device_check.py).  --dry-run prints the steps and runs nothing.
+#   diagnose-kernels  scripts/device_kernels.py: the fair CRPS and spectral kernels of hens diagnose on the device
+#               vs the CPU (max relative difference ≤ 1e-6 on CUDA; on the CPU the CRPS vs NumPy to 1e-10)
+#   diagnose    hens diagnose of the generate-output-on store with diagnose.device=<device> (extremes off: the
+#               ERA5 inputs have no climatology)
+# With --device cpu every step runs at tiny sizes (16×32 grid, the `small` throughput size; compile=default
+# only); CI runs it (tests/test_device_check.py).  --dry-run prints the steps and runs nothing.
 # Output: results.json and results.md (one row per step: status, seconds, a note) in $OUT if set, else
 # ./device_check/; the benchmarks' own JSON files next to them; each step's log in logs/.
 set -uo pipefail
@@ -34,7 +39,7 @@ while [ $# -gt 0 ]; do
     --device=*) DEVICE="${1#*=}"; shift ;;
     --dry-run) DRY=1; shift ;;
     --no-install) INSTALL=0; shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "device_check.sh: unknown argument $1 (use --device cuda|cpu, --dry-run, --no-install)" >&2; exit 2 ;;
   esac
 done
@@ -54,10 +59,12 @@ export HENS_CACHE_DIR="${HENS_CACHE_DIR:-$RESULTS/cache}"
 if [ "$DEVICE" = cuda ]; then
   GRID="721 1440"; EMBED=64; LAYERS=4; STEPS=4; WRITER="--threads 1 2 4 8 --chunks 48 --repeats 3"
   SIZES="fcn2-small hens"; TP_ARGS="--members 8 --batch 4 --steps 4 --repeats 2"
+  COMPILE_SIZE=fcn2-small; COMPILE_MODES=default,reduce-overhead; KERNELS="--grid 721 1440 --members 16 --fields 4"
   TESTS="tests/inference tests/models tests/io"
 else
   GRID="16 32"; EMBED=8; LAYERS=2; STEPS=2; WRITER="--threads 1 2 --chunks 2 --repeats 1"
   SIZES="small"; TP_ARGS="--members 2 --batch 2 --steps 1 --repeats 1"
+  COMPILE_SIZE=small; COMPILE_MODES=default; KERNELS="--grid 17 32 --members 4 --fields 2"
   TESTS="tests/inference/test_precision.py"
 fi
 GEN_COMMON=(ensemble.n_perturbations=2 ensemble.batch_size=4 output.lead_chunk=2 progress=false "device=$DEVICE")
@@ -115,6 +122,9 @@ for size in $SIZES; do
     --json "$RESULTS/throughput-$size.json"
 done
 
+step throughput-compile 180 "$PY" scripts/bench_throughput.py --device "$DEVICE" --size "$COMPILE_SIZE" $TP_ARGS \
+  --modes fp32 --compile "$COMPILE_MODES" --json "$RESULTS/throughput-compile.json"
+
 step writer 120 "$PY" scripts/bench_writer.py $WRITER --out "$RESULTS/writer.json"
 
 INPUTS="$RESULTS/inputs"
@@ -137,7 +147,9 @@ else
   skip ranks2 "NCCL needs CUDA GPUs (--device cpu)"
 fi
 
-skip diagnose "hens diagnose has no diagnose.device option yet (its metrics run on CPU with Dask)"
+step diagnose-kernels 120 "$PY" scripts/device_kernels.py --device "$DEVICE" $KERNELS --json "$RESULTS/kernels.json"
+step diagnose 180 "$PY" -m hens diagnose "$RESULTS/gen1.zarr" "diagnose.device=$DEVICE" diagnose.extremes.enabled=false \
+  diagnose.verify=size "diagnose.output_dir=$RESULTS/diagnose" diagnose.overwrite=true progress=false
 
 if [ "$DRY" = 1 ]; then exit 0; fi
 "$PY" - "$STEPS_TSV" "$RESULTS" "$DEVICE" <<'PY'

@@ -32,6 +32,7 @@ from hens.config.fields import (
     group,
     setting,
 )
+from hens.constants import KERNEL_DEVICES
 from hens.data.channels import LAYOUTS
 from hens.data.derived import DERIVED
 from hens.errors import ConfigError
@@ -308,6 +309,12 @@ class DiagnoseSpec(Group):
         Int(1), "Longitudes per block; null = all.", key="diagnose.chunks.lon", default=None, null=None
     )
     seed: int = setting(Int(0), "Seed of the rank-histogram random tie-break.", key="diagnose.seed", default=0)
+    device: str = setting(
+        Choice(KERNEL_DEVICES),
+        "Where the spectral transforms and the fair CRPS run (torch): cpu | cuda.",
+        key="diagnose.device",
+        default="cpu",
+    )
     verify: str = setting(
         Choice(VERIFY_LEVELS),
         "Check the store's chunks against the manifest first: full (CRC32C) | size | none.",

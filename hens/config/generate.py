@@ -37,6 +37,7 @@ from hens.data.channels import LAYOUTS
 from hens.ensemble.plan import CONTROL_LAYOUTS
 from hens.errors import ConfigError
 from hens.io.encoding import STORAGE_DTYPES, EncodingSpec
+from hens.models.compile import COMPILE_MODES
 from hens.models.dynamics import get_dynamics
 from hens.perturb.bred_vectors import BREEDING_TIMES
 from hens.perturb.methods import PERTURBATIONS
@@ -434,6 +435,11 @@ class GenerateSpec(Group):
     launcher: LauncherSpec = group(LauncherSpec, "The processes (and the SLURM job).")
     resolved: str = derived("The composed config as plain YAML (recorded in the store).")
     precision: str = setting(Choice(PRECISIONS), "Arithmetic of the model step: fp32 | tf32 | bf16.", default="fp32")
+    compile: str = setting(
+        Choice(COMPILE_MODES),
+        "torch.compile of the model step: none | default | reduce-overhead (CUDA graphs on GPU) | max-autotune.",
+        default="none",
+    )
 
     @classmethod
     def derive(cls, values: dict[str, Any], extras: dict[str, Any], cfg: DictConfig, prefix: str) -> dict[str, Any]:
@@ -461,6 +467,8 @@ class GenerateSpec(Group):
         }
         if self.precision != "fp32":
             fields["precision"] = self.precision
+        if self.compile != "none":  # compiled kernels round differently; unset, the identity is unchanged
+            fields["compile"] = self.compile
         if self.ensemble.bred_vector.amplitude_file is None:  # a key added later: unset, the identity is unchanged
             del fields["ensemble"]["bred_vector"]["amplitude_file"]
         return fields

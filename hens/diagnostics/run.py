@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 
 from hens.config import DiagnoseSpec, compose_config, diagnose_spec
-from hens.diagnostics.aggregate.block import BlockOptions
+from hens.diagnostics.aggregate.block import BlockOptions, prob_thresholds
 from hens.diagnostics.aggregate.fields import maps_lazy, spectra_lazy, spectral_member_subset
 from hens.diagnostics.aggregate.graph import statistics_graphs
 from hens.diagnostics.aggregate.intervals import BootstrapSettings, add_difference_interval, add_intervals, unit_masks
@@ -28,6 +28,7 @@ from hens.diagnostics.aggregate.spectra_intervals import add_spectra
 from hens.diagnostics.aggregate.tiles import block_chunks, block_forecast
 from hens.diagnostics.cluster import dask_computer
 from hens.diagnostics.ensemble_size import add_ensemble_size, ensemble_size_graph
+from hens.diagnostics.metrics.device import kernel_device
 from hens.diagnostics.verification.climatology import (
     demo_climatology,
     load_climatology,
@@ -182,14 +183,6 @@ def _map_lead_index(spec: DiagnoseSpec, hours: np.ndarray) -> list[int]:
     return sorted(set(index))
 
 
-def _prob_thresholds(spec: DiagnoseSpec, m: int) -> tuple[float, ...]:
-    if spec.extremes.roc_thresholds is None:
-        values = np.arange(m + 1) / m if m <= 100 else np.linspace(0.0, 1.0, 101)
-    else:
-        values = np.linspace(0.0, 1.0, spec.extremes.roc_thresholds)
-    return tuple(float(v) for v in values)
-
-
 def _select_percentiles(clim: xr.Dataset, wanted: tuple[float, ...], what: str) -> xr.Dataset:
     have = np.asarray(clim["percentile"].values, dtype=np.float64)
     missing = [p for p in wanted if not np.isclose(have, p).any()]
@@ -323,9 +316,10 @@ def _block_options(spec: DiagnoseSpec, n_members: int) -> BlockOptions:
         n_members=n_members,
         sigma_edges=spec.extremes.sigma_edges,
         n_prob_bins=spec.extremes.reliability_bins,
-        prob_thresholds=_prob_thresholds(spec, n_members),
+        prob_thresholds=prob_thresholds(spec.extremes.roc_thresholds, n_members),
         tie_break=spec.tie_break,
         seed=spec.seed,
+        device=kernel_device(spec.device),
     )
 
 
@@ -346,6 +340,7 @@ def _graphs(
     map_index = _map_lead_index(spec, inputs.hours)
     units, _ = unit_masks(fc.sizes["init_time"], inputs.lat, inputs.lon, _bootstrap(spec))
     subset = spectral_member_subset(inputs.ens.n_members, spec.spectral_max_members, spec.seed)
+    spectral = {"grid": spec.grid, "member_subset": subset, "device": options.device}
     graphs: dict[str, Any] = {}
     for v_i, var in enumerate(inputs.variables):
         pct = None
@@ -371,7 +366,7 @@ def _graphs(
         )
         graphs |= ensemble_size_graph(spec.ensemble_size, inputs.ens.n_members, blocks, obs[var], inputs.masks, chunks)
         if spec.spectral:
-            graphs[f"spectra/{var}"] = spectra_lazy(fc[var], obs[var], grid=spec.grid, member_subset=subset)
+            graphs[f"spectra/{var}"] = spectra_lazy(fc[var], obs[var], **spectral)
         graphs[f"maps/{var}"] = maps_lazy(
             blocks,
             obs[var],

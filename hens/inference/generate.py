@@ -29,6 +29,7 @@ from hens.inference.rollout import rollout
 from hens.inference.run_setup import (
     RunSetup,
     apply_precision,
+    load_step_model,
     member_step,
     on_main,
     pinned_threads,
@@ -48,7 +49,7 @@ from hens.io.run_store import (
 )
 from hens.io.store import StoreLayout
 from hens.io.writer import default_writer_threads
-from hens.models.forecaster import Forecaster, load_forecaster
+from hens.models.forecaster import Forecaster
 from hens.models.package import CheckpointPackage
 
 log = logging.getLogger("hens.generate")
@@ -99,7 +100,7 @@ def _run(spec: GenerateSpec, ctx: DistContext, device: torch.device, lock: RunLo
     barrier(ctx)  # every rank has read the same manifest before anyone adds to it
     mine = shard([it for it in items if it.key not in finished], ctx.rank, ctx.world_size)
     result = GenerateResult(store=store_path, items_skipped=len(finished))
-    n_steps, forecasters = spec.ensemble.n_steps, _Forecasters(device, spec.precision)
+    n_steps, forecasters = spec.ensemble.n_steps, _Forecasters(device, spec)
     start = time.perf_counter()
     with _sink(spec, setup, store_path, device) as sink, _progress(spec, len(mine), ctx) as bar:
         for item in mine:
@@ -216,15 +217,14 @@ def _sink(spec: GenerateSpec, setup: RunSetup, store_path: Path | None, device: 
 class _Forecasters:
     """The loaded checkpoint of the current items: a rank's items are grouped by checkpoint, so one at a time."""
 
-    def __init__(self, device: torch.device, precision: str) -> None:
-        self.device, self.precision = device, precision
+    def __init__(self, device: torch.device, spec: GenerateSpec) -> None:
+        self.device, self.spec = device, spec
         self.current: Forecaster | None = None
 
     def get(self, package: CheckpointPackage) -> Forecaster:
         if self.current is None or self.current.name != package.name:
             self.current = None  # free the previous checkpoint before loading the next
-            self.current = load_forecaster(package, self.device)
-            self.current.precision = self.precision
+            self.current = load_step_model(package, self.device, self.spec)
         return self.current
 
 

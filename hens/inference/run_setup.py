@@ -1,6 +1,7 @@
 """What a run resolves before rolling out, shared by `hens generate` and `hens member` (one member alone):
 checkpoint packages, initial-condition source, dynamics, stored channels, member layout, initial states, and the
-run's fingerprint; plus the process-wide precision settings and the ``ensemble.batch_size=auto`` choice.
+run's fingerprint; plus the model step as the run wants it (precision, compile), the process-wide precision
+settings and the ``ensemble.batch_size=auto`` choice.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from hens.ensemble.plan import EnsembleLayout, WorkItem
 from hens.errors import HensError
 from hens.inference.members import InitialStates
 from hens.io.run_store import recorded_batch_size
+from hens.models.compile import check_compile_available
 from hens.models.dynamics import Dynamics, MemberBatch, Step, get_dynamics
 from hens.models.forecaster import Forecaster, load_forecaster
 from hens.models.package import CheckpointPackage
@@ -55,6 +57,7 @@ class RunSetup:
 
 def setup_run(spec: GenerateSpec, device: torch.device) -> RunSetup:
     """Resolve and validate the run's inputs (HensError naming the key at the first problem)."""
+    check_compile_available(spec.compile, device)
     packages = resolve_packages(spec.model.checkpoint_dir, spec.model.checkpoints)
     source = build_source(spec.ic, channels=packages[0].channels)
     dynamics = get_dynamics(spec.model.dynamics)
@@ -185,6 +188,14 @@ def member_step(setup: RunSetup, forecaster: Forecaster, item: WorkItem, states:
         forecaster, states, setup.initial.init_times[item.init_index], range(item.member_start, item.member_stop)
     )
     return setup.dynamics.step(batch, setup.dynamics_options)
+
+
+def load_step_model(package: CheckpointPackage, device: torch.device, spec: GenerateSpec) -> Forecaster:
+    """The checkpoint's Forecaster on ``device`` with the run's ``precision`` and ``compile`` mode applied."""
+    forecaster = load_forecaster(package, device)
+    forecaster.precision = spec.precision
+    forecaster.set_compile(spec.compile)
+    return forecaster
 
 
 def apply_precision(precision: str) -> None:

@@ -16,9 +16,8 @@ from hens.distributed import pick_device
 from hens.ensemble.plan import WorkItem
 from hens.errors import HensError
 from hens.inference.rollout import rollout
-from hens.inference.run_setup import apply_precision, member_step, setup_run
+from hens.inference.run_setup import apply_precision, load_step_model, member_step, setup_run
 from hens.io.cf import channel_attrs
-from hens.models.forecaster import load_forecaster
 
 
 def regenerate_member(spec: GenerateSpec, init_time: str, member: int) -> xr.Dataset:
@@ -36,8 +35,7 @@ def regenerate_member(spec: GenerateSpec, init_time: str, member: int) -> xr.Dat
         raise HensError(f"--member {member} is outside 0…{setup.layout.n_members - 1} for this configuration")
     key = setup.layout.member(member)
     package = setup.packages[key.checkpoint]
-    forecaster = load_forecaster(package, device)
-    forecaster.precision = spec.precision
+    forecaster = load_step_model(package, device, spec)
     apply_precision(spec.precision)
     item = WorkItem(dates.index(t0), key.checkpoint, member, member + 1)
     states = setup.initial.member_states(forecaster, item)

@@ -34,6 +34,24 @@ class Forecaster(torch.nn.Module):
         self.register_buffer("mean", torch.as_tensor(package.means, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("std", torch.as_tensor(package.stds, dtype=torch.float32).view(1, -1, 1, 1))
         self.precision = "fp32"
+        self.compile_mode = "none"
+
+    def set_compile(self, mode: str) -> None:
+        """Compile the network's tensor-only core with ``torch.compile(mode=mode)`` (see :mod:`hens.models.compile`;
+        once per Forecaster: ``none`` or a second call leaves it as it is)."""
+        from hens.models.compile import compile_network
+
+        if mode == "none" or self.compile_mode != "none":
+            return
+        self.network = compile_network(self.network, mode)
+        self.compile_mode = mode
+
+    def _network(self, xn: torch.Tensor, kwargs: dict) -> torch.Tensor:
+        if self.compile_mode == "none":
+            return self.network(xn, **kwargs)
+        from hens.models.compile import compiled_call
+
+        return compiled_call(self.compile_mode, self.name, self.network, xn, **kwargs)
 
     @property
     def name(self) -> str:
@@ -61,9 +79,9 @@ class Forecaster(torch.nn.Module):
         if self.precision == "bf16":  # matmuls/convolutions in bfloat16; normalisation and state stay float32
             _transforms_in_float32(self.network)
             with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16):
-                y = self.network(xn, **kwargs)
+                y = self._network(xn, kwargs)
             return y.float() * self.std + self.mean
-        return self.network(xn, **kwargs) * self.std + self.mean
+        return self._network(xn, kwargs) * self.std + self.mean
 
 
 def _transforms_in_float32(network: torch.nn.Module) -> None:

@@ -73,29 +73,30 @@ def test_bad_values_name_the_key(overrides, needle):
 # Fingerprints and spec dumps of these override sets.  The config package reproduced those of the code before it
 # (hens/config.py + hens/diagnostics/spec.py) exactly; the fingerprints were recorded again when the HENS
 # perturbation defaults (ensemble.control, bred_vector.rescaling / breeding_times) changed every run's content, and
-# the spec dumps when keys were added (verify, bootstrap, writer threads, memory budget, amplitude file).  A
+# the spec dumps when keys were added (verify, bootstrap, writer threads, memory budget, amplitude file, compile,
+# diagnose.device; the fingerprints were unchanged by those two).  A
 # fingerprint change changes store identity (a resume refuses old stores): make one only on purpose.
 GENERATE_CASES = {
-    "default": ([], "f60cfae0c42dc061", "ae2d81936477db70"),
-    "demo_physics": (["model=demo_physics"], "03752fa4673e38c4", "424208b01ad9abfe"),
-    "hens_ensemble": (["ensemble=hens"], "c933e426f43b08cd", "e5e5d9dafd3fefbe"),
+    "default": ([], "f60cfae0c42dc061", "1f8544cd91acf4fd"),
+    "demo_physics": (["model=demo_physics"], "03752fa4673e38c4", "ff2bef9952e7a5ac"),
+    "hens_ensemble": (["ensemble=hens"], "c933e426f43b08cd", "5b530a0d5ad73bb6"),
     "keepbits": (
         ["output.keepbits=10", "output.keepbits_by_variable={z500: 13}"],
         "10152aa63123d2b3",
-        "69a5609ffb278734",
+        "5392b53981d318e5",
     ),
-    "members": (["output.members=[0,1]"], "10c5679b9aaa6ff0", "b983a9bd935d93f6"),
+    "members": (["output.members=[0,1]"], "10c5679b9aaa6ff0", "15eaf972ef420b02"),
     "statistics": (
         ["output.statistics.enabled=true", "output.statistics.thresholds={z500: [55000, 57000]}"],
         "d70344d7838c599e",
-        "a7c0862b1168bbc1",
+        "e1385fe26e36b480",
     ),
-    "auto_batch": (["ensemble.batch_size=auto", "ensemble.memory_gb=4"], "dc8e1b8b7387cfb8", "7db56f199630a4f6"),
-    "date_index": (["++ic.date_index=0", 'output.path="x_{date}.zarr"'], "5059597bdf66d13e", "b3bd5d6e4d3946cb"),
+    "auto_batch": (["ensemble.batch_size=auto", "ensemble.memory_gb=4"], "dc8e1b8b7387cfb8", "593c342fd3a9b782"),
+    "date_index": (["++ic.date_index=0", 'output.path="x_{date}.zarr"'], "5059597bdf66d13e", "a3b339aa3e42ee8d"),
     "era5": (
         ["ic=era5", "ic.path=/data/era5.zarr", "ic.layout=wb2", "model.checkpoints=[demo_sfno_s0]"],
         "cf09fbaef3cb6f16",
-        "a305d271214d0dd6",
+        "735dc92529a36972",
     ),
     "misc": (
         [
@@ -112,11 +113,11 @@ GENERATE_CASES = {
             "output.statistics.enabled=true",
         ],
         "c12daf671e8d2e1c",
-        "cb6e3a5390cdb385",
+        "ec24e414b6937fb6",
     ),
 }
 DIAGNOSE_CASES = {
-    "default": ([], "07faddc2766952f3"),
+    "default": ([], "2aa514826dc34792"),
     "boxes": (
         [
             "diagnose.variables=[z500]",
@@ -128,9 +129,9 @@ DIAGNOSE_CASES = {
             "diagnose.dask.scheduler=distributed",
             "progress=false",
         ],
-        "4a2a537963f65c1f",
+        "2891a87d38eef5f4",
     ),
-    "era5": (["verification=era5", "diagnose.verification.path=/data/era5.zarr"], "fb9ca7c5274ae8ae"),
+    "era5": (["verification=era5", "diagnose.verification.path=/data/era5.zarr"], "0c2e2dbe4ca58f5d"),
     "climatology": (
         [
             "diagnose.climatology.source=truth",
@@ -139,7 +140,7 @@ DIAGNOSE_CASES = {
             "diagnose.climatology.days=30.5",
             "diagnose.climatology.by_month=true",
         ],
-        "12a1d4cbcc379da3",
+        "78a840ebe3bd8920",
     ),
     "dask": (
         [
@@ -148,7 +149,7 @@ DIAGNOSE_CASES = {
             "diagnose.dask.n_workers=3",
             "diagnose.dask.address=tcp://h:8786",
         ],
-        "6867e7131e20cc9f",
+        "07e7399761dd4130",
     ),
     "misc": (
         [
@@ -162,7 +163,7 @@ DIAGNOSE_CASES = {
             "diagnose.mean.tie_break=low",
             "diagnose.output_dir=/out",
         ],
-        "b5172b836a87c00c",
+        "342738f638d489fa",
     ),
 }
 

@@ -38,7 +38,15 @@ from hens.diagnostics.metrics.rank import obs_rank
 from hens.diagnostics.metrics.registry import STATISTICS, WEIGHT, EnsembleSample
 from hens.diagnostics.weights import latitude_weights
 
-__all__ = ["COUNT_KEYS", "BlockOptions", "BlockStats", "add_stats", "block_statistics", "block_statistics_with_units"]
+__all__ = [
+    "COUNT_KEYS",
+    "BlockOptions",
+    "BlockStats",
+    "add_stats",
+    "block_statistics",
+    "block_statistics_with_units",
+    "prob_thresholds",
+]
 
 #: Keys of the counts that are not weighted sums of a per-point statistic.
 COUNT_KEYS = ("rank", "sigma", "rel", "roc", "fair_brier")
@@ -61,6 +69,8 @@ class BlockOptions:
         prob_thresholds: ROC probability thresholds (forecast "yes" when p ≥ threshold).
         tie_break: rank-histogram tie-break (see :func:`hens.diagnostics.metrics.rank.obs_rank`).
         seed: base seed of the random tie-break; each block adds its own position.
+        device: where the torch kernels (fair CRPS) run: ``cpu`` | ``cuda`` (``diagnose.device``, checked by
+            :func:`hens.diagnostics.metrics.device.kernel_device`).
     """
 
     n_members: int
@@ -69,6 +79,17 @@ class BlockOptions:
     prob_thresholds: tuple[float, ...]
     tie_break: str = "random"
     seed: int = 0
+    device: str = "cpu"
+
+
+def prob_thresholds(roc_thresholds: int | None, m: int) -> tuple[float, ...]:
+    """ROC probability thresholds of ``diagnose.extremes.roc_thresholds``: ``roc_thresholds`` evenly spaced in
+    [0, 1], or (None, "members") every k/M when M ≤ 100, else 101 evenly spaced."""
+    if roc_thresholds is None:
+        values = np.arange(m + 1) / m if m <= 100 else np.linspace(0.0, 1.0, 101)
+    else:
+        values = np.linspace(0.0, 1.0, roc_thresholds)
+    return tuple(float(v) for v in values)
 
 
 def add_stats(a: BlockStats, b: BlockStats) -> BlockStats:
@@ -228,7 +249,7 @@ def block_statistics_with_units(
         unit_w = (region_w[:, None] * unit_masks.astype(np.float64)[None]).reshape(n_reg * n_unit, *masks.shape[1:])
     rng = np.random.default_rng([options.seed, *seed_key])
     for lead in range(n_lead):
-        sample = EnsembleSample(forecast[:, lead], np.asarray(obs[lead], dtype=np.float64))
+        sample = EnsembleSample(forecast[:, lead], np.asarray(obs[lead], dtype=np.float64), options.device)
         valid = np.isfinite(sample.obs) & np.all(np.isfinite(sample.forecast), axis=0)
         weights = region_w * valid[None]  # [R, a, b]
         out[WEIGHT][lead] = weights.sum(axis=(1, 2))

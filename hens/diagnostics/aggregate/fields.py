@@ -41,6 +41,7 @@ def spectra_lazy(
     *,
     grid: str = "equiangular",
     member_subset: np.ndarray | None = None,
+    device: str = "cpu",
 ) -> xr.DataArray:
     """Angular power spectra by total wavenumber, per start date (lazy).
 
@@ -57,6 +58,7 @@ def spectra_lazy(
         obs: ``(init_time, lead_time, lat, lon)``.
         grid: the torch-harmonics grid of the latitudes.
         member_subset: positions along ``member`` (:func:`spectral_member_subset`); None: every member.
+        device: where the transforms run, ``cpu`` | ``cuda`` (``diagnose.device``).
 
     Returns:
         Lazy float64 DataArray ``(spectrum, init_time, lead_time, degree)`` with ``spectrum = [members,
@@ -77,7 +79,7 @@ def spectra_lazy(
             dask="parallelized",
             output_dtypes=[np.float64],
             dask_gufunc_kwargs={"output_sizes": {"degree": n_l}},
-            kwargs={"lat_deg": lat, "grid": grid, "lmax": n_l},
+            kwargs={"lat_deg": lat, "grid": grid, "lmax": n_l, "device": device},
         ).astype(np.float64)
 
     chosen = forecast if member_subset is None else forecast.isel(member=np.asarray(member_subset))

@@ -36,7 +36,6 @@ from functools import cached_property
 
 import numpy as np
 
-from hens.diagnostics.metrics.crps import fair_crps
 from hens.diagnostics.metrics.ensemble import ensemble_mean, ensemble_variance, spread_skill_ratio
 from hens.diagnostics.metrics.extremes import best_member_error, outlier_fraction
 
@@ -68,10 +67,12 @@ class EnsembleSample:
     Attributes:
         forecast: members ``[M, nlat_b, nlon_b]`` (any float dtype, as stored).
         obs: truth ``[nlat_b, nlon_b]``, float64.
+        device: where the torch kernels (the fair CRPS) run: ``cpu`` | ``cuda`` (``diagnose.device``).
     """
 
     forecast: np.ndarray
     obs: np.ndarray
+    device: str = "cpu"
 
     @cached_property
     def mean(self) -> np.ndarray:
@@ -146,7 +147,17 @@ def weighted_mean(sums: Mapping[str, np.ndarray], name: str) -> np.ndarray:
 
 ERROR = Statistic("error", lambda s: s.error, "error of the ensemble mean x̄ − y, units of the data")
 SQUARED_ERROR = Statistic("squared_error", lambda s: s.error**2, "squared error of the ensemble mean (x̄ − y)², units²")
-CRPS = Statistic("crps", lambda s: fair_crps(s.forecast, s.obs, member_axis=0), "fair CRPS, units of the data")
+
+
+def _fair_crps(s: EnsembleSample) -> np.ndarray:
+    """Fair CRPS on torch on ``s.device`` (equal to :func:`~hens.diagnostics.metrics.crps.fair_crps` to
+    rounding; see :mod:`hens.diagnostics.metrics.crps_torch`)."""
+    from hens.diagnostics.metrics.crps_torch import crps_torch
+
+    return crps_torch(s.forecast, s.obs, member_axis=0, fair=True, device=s.device)
+
+
+CRPS = Statistic("crps", _fair_crps, "fair CRPS, units of the data")
 VARIANCE = Statistic("variance", lambda s: s.variance, "unbiased ensemble variance s², units²")
 OUTLIER = Statistic(
     "outlier",

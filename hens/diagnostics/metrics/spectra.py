@@ -1,7 +1,8 @@
 """Angular power spectra on the sphere with torch-harmonics' real spherical-harmonic transform.
 
 NumPy in, NumPy out; fields are ``[..., nlat, nlon]`` with the whole globe in one chunk (the transform
-needs every grid point of a field), batched over the leading axes.
+needs every grid point of a field), batched over the leading axes.  The transform runs on the CPU or a CUDA GPU
+(``device``, from ``diagnose.device``); the tables are built once per process and device.
 """
 
 from __future__ import annotations
@@ -57,17 +58,17 @@ _SHT_LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=4)
-def _sht_cached(nlat: int, nlon: int, lmax: int, grid: str, dtype: torch.dtype) -> th.RealSHT:
+def _sht_cached(nlat: int, nlon: int, lmax: int, grid: str, dtype: torch.dtype, device: str) -> th.RealSHT:
     sht = th.RealSHT(nlat, nlon, lmax=lmax, mmax=lmax, grid=grid, norm="ortho", csphase=True)
-    return sht.to(dtype)
+    return sht.to(dtype).to(device)
 
 
-def _sht(nlat: int, nlon: int, lmax: int, grid: str, dtype: torch.dtype) -> th.RealSHT:
+def _sht(nlat: int, nlon: int, lmax: int, grid: str, dtype: torch.dtype, device: str = "cpu") -> th.RealSHT:
     """The transform of a grid, built once per process (by grid, lmax and dtype): its Legendre tables take
     seconds and ≈ 0.37 GB (float32) at 721×1440, so the tasks of a Dask worker share them; the lock keeps
     concurrent first tasks of a threaded worker from building them twice."""
     with _SHT_LOCK:
-        return _sht_cached(nlat, nlon, lmax, grid, dtype)
+        return _sht_cached(nlat, nlon, lmax, grid, dtype, device)
 
 
 def angular_power_spectrum(
@@ -77,6 +78,7 @@ def angular_power_spectrum(
     grid: str = "equiangular",
     lmax: int | None = None,
     batch_size: int = 16,
+    device: str = "cpu",
 ) -> np.ndarray:
     r"""Angular power spectrum :math:`P(l)` of real fields on the sphere.
 
@@ -105,6 +107,8 @@ def angular_power_spectrum(
             ``"lobatto"``.
         lmax: number of degrees returned (0 … lmax−1); default :func:`default_lmax`.
         batch_size: fields transformed at a time (bounds memory for large grids).
+        device: torch device of the transform, ``cpu`` or ``cuda`` (``diagnose.device``); the result is the same
+            NumPy array either way.
 
     Returns:
         array ``[..., lmax]``: float64 for float64 input, float32 for float32 input (the transform runs in
@@ -137,7 +141,7 @@ def angular_power_spectrum(
     if not 1 <= n_l <= nlon // 2:
         raise ValueError(f"lmax must be in 1 … nlon//2 = {nlon // 2}, got {n_l}")
     dtype = torch.float64 if f.dtype == np.float64 else torch.float32
-    sht = _sht(nlat, nlon, n_l, grid, dtype)
+    sht = _sht(nlat, nlon, n_l, grid, dtype, device)
 
     lead = f.shape[:-2]
     flat = f.reshape((-1, nlat, nlon))
@@ -145,11 +149,11 @@ def angular_power_spectrum(
     step = max(1, int(batch_size))
     with torch.no_grad():
         for start in range(0, flat.shape[0], step):
-            x = torch.from_numpy(np.ascontiguousarray(flat[start : start + step]))
+            x = torch.from_numpy(np.ascontiguousarray(flat[start : start + step])).to(device)
             c = sht(x)  # [b, l, m] complex
             power = c.real.to(torch.float64) ** 2 + c.imag.to(torch.float64) ** 2
             power[..., 1:] *= 2.0
-            out[start : start + step] = power.sum(dim=-1).numpy()
+            out[start : start + step] = power.sum(dim=-1).cpu().numpy()
     return out.reshape(lead + (n_l,))
 
 
