@@ -1,11 +1,13 @@
 """Where a rank's rolled-out states go: chunk-aligned region writes on a background thread, the in-line
 statistics, the non-finite member records, and the manifest.
 
-Per work item, :meth:`RunSink.on_step` is the rollout's ``on_step``: it collects each lead's states
-``[B, C, nlat, nlon]`` (stored channels only) into ``[B, lead_chunk, V, nlat, nlon]`` host buffers and submits
-one region write per (member block × lead chunk × variable) to the writer threads, and adds the states to the
-start date's statistics accumulator.  :meth:`RunSink.finish_item` writes the members' first non-finite leads and records
-items as finished in the manifest only once all their chunks (and statistics partials) are on disk.
+Per work item, :meth:`RunSink.on_step` is the rollout's ``on_step``: it computes each lead's derived channels
+(``output.derived``, :mod:`hens.inference.derived_outputs`) from the states ``[B, C, nlat, nlon]``, collects the
+stored channels and the derived ones into ``[B, lead_chunk, V + D, nlat, nlon]`` host buffers and submits one
+region write per (member block × lead chunk × variable) to the writer threads (which encode them), and adds the
+same V + D fields to the start date's statistics accumulator.  :meth:`RunSink.finish_item` writes the members'
+first non-finite leads and records items as finished in the manifest only once all their chunks (and statistics
+partials) are on disk.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 import torch
 
 from hens.ensemble.plan import WorkItem
+from hens.inference.derived_outputs import DerivedOutputs
 from hens.inference.stats import StatsBook
 from hens.io.store import StoreWriter
 from hens.io.writer import BackgroundWriter
@@ -34,7 +37,8 @@ class ItemSink:
         store: the store (None: nothing is written).
         item: the work item whose members the batch rows are.
         var_index: indices of the stored channels among the model channels, ``[V]`` on the rollout device.
-        variables: names of the stored channels (V; empty when no member is stored).
+        variables: names of the stored channels (V), then of the derived ones (D) that each step hands over
+            separately (empty when no member is stored).
         lead_chunk: leads per chunk.
         n_leads: leads of the rollout, t = 0 included (the last chunk may be shorter).
         dtype: host dtype of the buffers handed to the store (float32: the store encodes).
@@ -58,21 +62,32 @@ class ItemSink:
         self.lead_chunk, self.n_leads, self.dtype = lead_chunk, n_leads, np.dtype(dtype)
         self.rows = rows
         self.buffer: list[torch.Tensor] = []
+        self.derived: list[torch.Tensor] = []
         self.chunk_start = 0
         self.on_cuda = False
 
-    def __call__(self, k: int, state: torch.Tensor) -> None:
-        if self.store is None or not self.rows:
+    @property
+    def active(self) -> bool:
+        """Whether this item writes anything (a store, and stored members in the item)."""
+        return self.store is not None and bool(self.rows)
+
+    def __call__(self, k: int, state: torch.Tensor, derived: torch.Tensor | None = None) -> None:
+        """Collect lead ``k``: the stored channels of ``state`` ``[B, C, nlat, nlon]`` and the derived fields
+        ``derived`` ``[B, D, nlat, nlon]`` (host float32; None without ``output.derived``)."""
+        if not self.active:
             return
         self.on_cuda = state.is_cuda
         self.buffer.append(state.index_select(1, self.var_index).to("cpu", non_blocking=True))
+        if derived is not None:
+            self.derived.append(derived)
         if len(self.buffer) == self.lead_chunk or k == self.n_leads - 1:
             self._submit()
 
     def _submit(self) -> None:
         if self.on_cuda:  # the non-blocking device→host copies must land before numpy reads the buffers
             torch.cuda.synchronize()
-        block = torch.stack(self.buffer, dim=1).numpy().astype(self.dtype, copy=False)  # [B, L, V, nlat, nlon]
+        parts = [torch.stack(self.buffer, dim=1)] + ([torch.stack(self.derived, dim=1)] if self.derived else [])
+        block = torch.cat(parts, dim=2).numpy().astype(self.dtype, copy=False)  # [B, L, V + D, nlat, nlon]
         leads = slice(self.chunk_start, self.chunk_start + block.shape[1])
         for batch_rows, members in self.rows:
             for v, name in enumerate(self.variables):
@@ -83,7 +98,7 @@ class ItemSink:
                     )
                 )
         self.chunk_start += block.shape[1]
-        self.buffer = []
+        self.buffer, self.derived = [], []
 
 
 def stored_rows(item: WorkItem, position: dict[int, int] | None) -> list[tuple[slice, slice]]:
@@ -122,6 +137,7 @@ class RunSink:
         max_pending: writes the background writer holds at most (host memory bound).
         stats: this rank's statistics book.
         writer_threads: threads that encode and write chunks (any count writes the same bytes).
+        derived: the derived channels (``output.derived``; None: none), stored and accumulated after the channels.
     """
 
     def __init__(
@@ -135,8 +151,11 @@ class RunSink:
         max_pending: int,
         stats: StatsBook,
         writer_threads: int = 1,
+        derived: DerivedOutputs | None = None,
     ) -> None:
-        self.variables = variables if stored_members != () else ()
+        self.derived = derived
+        outputs = variables + (derived.names if derived is not None else ())
+        self.variables = outputs if stored_members != () else ()
         self.store = StoreWriter(store_path, self.variables) if store_path is not None else None
         self.position = None if stored_members is None else {m: i for i, m in enumerate(stored_members)}
         self.var_index, self.lead_chunk, self.n_leads, self.stats = var_index, lead_chunk, n_leads, stats
@@ -149,7 +168,8 @@ class RunSink:
         self.writer.__exit__(*exc)
 
     def on_step(self, item: WorkItem) -> OnStep:
-        """The rollout's ``on_step`` for ``item``: chunk writes, then the statistics of the stored channels."""
+        """The rollout's ``on_step`` for ``item``: the derived channels, chunk writes, then the statistics of the
+        stored and derived channels."""
         rows = stored_rows(item, self.position)
         sink = ItemSink(
             self.writer,
@@ -163,12 +183,18 @@ class RunSink:
             rows,
         )
         accumulate = self.stats.accumulator(item)
-        var_index = self.var_index
+        var_index, derived = self.var_index, self.derived
+        wanted = derived is not None and (sink.active or accumulate is not None)
+        input_index = derived.input_index(var_index.device) if derived is not None else None
 
         def on_step(k: int, state: torch.Tensor) -> None:
-            sink(k, state)
+            extra = derived.from_states(state, input_index) if wanted else None  # [B, D, nlat, nlon] host
+            sink(k, state, extra)
             if accumulate is not None:
-                accumulate.add(k, state.index_select(1, var_index))
+                fields = state.index_select(1, var_index)
+                if extra is not None:
+                    fields = torch.cat([fields, extra.to(fields.device, fields.dtype)], dim=1)
+                accumulate.add(k, fields)
 
         return on_step
 

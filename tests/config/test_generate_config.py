@@ -55,6 +55,8 @@ def test_overrides_apply_like_hydra():
         (["ensemble.n_steps=0"], "ensemble.n_steps=0 must be an integer"),
         (["ic.start_dates=[notadate]"], "not an ISO 8601"),
         (["output.dtype=int8"], "output.dtype='int8' is not supported"),
+        (["output.derived=[ivt,dewpoint]"], "output.derived[1]='dewpoint'"),
+        (["output.variables=[ivt,z500]", "output.derived=[ivt]"], "output.derived and output.variables both name ivt"),
         (["device=tpu"], "device='tpu'"),
         (["seed=-1"], "seed=-1"),
         (["ensemble.n_steps"], "not of the form key=value"),
@@ -73,30 +75,32 @@ def test_bad_values_name_the_key(overrides, needle):
 # Fingerprints and spec dumps of these override sets.  The config package reproduced those of the code before it
 # (hens/config.py + hens/diagnostics/spec.py) exactly; the fingerprints were recorded again when the HENS
 # perturbation defaults (ensemble.control, bred_vector.rescaling / breeding_times) changed every run's content, and
-# the spec dumps when keys were added (verify, bootstrap, writer threads, memory budget, amplitude file).  A
+# the spec dumps when keys were added (verify, bootstrap, writer threads, memory budget, amplitude file,
+# output.derived — which adds no fingerprint key while empty, so existing stores keep their identity).  A
 # fingerprint change changes store identity (a resume refuses old stores): make one only on purpose.
 GENERATE_CASES = {
-    "default": ([], "f60cfae0c42dc061", "ae2d81936477db70"),
-    "demo_physics": (["model=demo_physics"], "03752fa4673e38c4", "424208b01ad9abfe"),
-    "hens_ensemble": (["ensemble=hens"], "c933e426f43b08cd", "e5e5d9dafd3fefbe"),
+    "default": ([], "f60cfae0c42dc061", "a7a95b13efb4b3f1"),
+    "demo_physics": (["model=demo_physics"], "03752fa4673e38c4", "2aa857d0be82d820"),
+    "hens_ensemble": (["ensemble=hens"], "c933e426f43b08cd", "cfb3de457dfa14a5"),
     "keepbits": (
         ["output.keepbits=10", "output.keepbits_by_variable={z500: 13}"],
         "10152aa63123d2b3",
-        "69a5609ffb278734",
+        "3300e3a6f2697485",
     ),
-    "members": (["output.members=[0,1]"], "10c5679b9aaa6ff0", "b983a9bd935d93f6"),
+    "members": (["output.members=[0,1]"], "10c5679b9aaa6ff0", "e1bc9a69da585b47"),
     "statistics": (
         ["output.statistics.enabled=true", "output.statistics.thresholds={z500: [55000, 57000]}"],
         "d70344d7838c599e",
-        "a7c0862b1168bbc1",
+        "01080ae9bd21389c",
     ),
-    "auto_batch": (["ensemble.batch_size=auto", "ensemble.memory_gb=4"], "dc8e1b8b7387cfb8", "7db56f199630a4f6"),
-    "date_index": (["++ic.date_index=0", 'output.path="x_{date}.zarr"'], "5059597bdf66d13e", "b3bd5d6e4d3946cb"),
+    "auto_batch": (["ensemble.batch_size=auto", "ensemble.memory_gb=4"], "dc8e1b8b7387cfb8", "95278685d48d141c"),
+    "date_index": (["++ic.date_index=0", 'output.path="x_{date}.zarr"'], "5059597bdf66d13e", "a6313ef8ff9e0418"),
     "era5": (
         ["ic=era5", "ic.path=/data/era5.zarr", "ic.layout=wb2", "model.checkpoints=[demo_sfno_s0]"],
         "cf09fbaef3cb6f16",
-        "a305d271214d0dd6",
+        "f6d6a02b1bc27e13",
     ),
+    "derived": (["output.derived=[wind_speed_10m,ivt]"], "983cb65455be2533", "6eee826b0011fdac"),
     "misc": (
         [
             "precision=bf16",
@@ -112,7 +116,7 @@ GENERATE_CASES = {
             "output.statistics.enabled=true",
         ],
         "c12daf671e8d2e1c",
-        "cb6e3a5390cdb385",
+        "118bbbdb95b4dfdd",
     ),
 }
 DIAGNOSE_CASES = {
