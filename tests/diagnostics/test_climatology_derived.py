@@ -10,9 +10,13 @@ import xarray as xr
 from hens.config.climatology import climatology_spec
 from hens.config.compose import compose_config
 from hens.diagnostics.climatology_run import run_climatology
+from hens.diagnostics.run import run_diagnose
 from hens.diagnostics.verification.climatology import load_climatology
 from hens.errors import ConfigError, HensError
+from hens.io.zarr_open import open_zarr_quiet
 from tests.helpers.era5 import G0, write_wb2_fixture
+from tests.helpers.sink import CHANNELS, DERIVED, write_through_sink
+from tests.helpers.stores import NLAT, NLON, diagnose_overrides, random_fields, write_truth
 
 H, W = 5, 6
 PCT = (90.0, 99.0)
@@ -36,11 +40,12 @@ def era5(tmp_path_factory):
     return path
 
 
-def _spec(era5, out, *extra: str):
+def _spec(era5, out, *extra: str, percentiles=PCT):
     return climatology_spec(compose_config("climatology", [
         f"climatology.path={era5}", "climatology.start=2001", "climatology.end=2001", f"climatology.output={out}",
-        "climatology.by_month=false", "climatology.by_hour=false", f"climatology.percentiles=[{PCT[0]},{PCT[1]}]",
-        "climatology.n_quantiles=5", "climatology.scheduler=synchronous", "progress=false", *extra,
+        "climatology.by_month=false", "climatology.by_hour=false",
+        f"climatology.percentiles=[{','.join(map(str, percentiles))}]", "climatology.n_quantiles=5",
+        "climatology.scheduler=synchronous", "progress=false", *extra,
     ]))  # fmt: skip
 
 
@@ -75,3 +80,34 @@ def test_missing_inputs_and_double_listing_are_one_line_errors(tmp_path, era5):
     assert not (tmp_path / "c.zarr").exists()
     with pytest.raises(ConfigError, match="climatology.derived and climatology.variables both name ivt"):
         _spec(era5, tmp_path / "c.zarr", "climatology.variables=[ivt]", "climatology.derived=[ivt]")
+
+
+def test_extremes_of_a_stored_derived_channel_equal_those_of_diagnose_derived(tmp_path):
+    """With a climatology holding the derived channels (``climatology.derived``), `hens diagnose` scores extremes of
+    a derived channel stored by ``output.derived`` exactly as those of the same channel computed by
+    ``diagnose.derived`` from a store of its inputs."""
+    times = np.arange(np.datetime64("2001-06-01"), np.datetime64("2001-08-01"), np.timedelta64(6, "h"))
+    era5 = write_wb2_fixture(tmp_path / "era5.zarr", times=times.astype("datetime64[ns]"), lat_n=NLAT, lon_n=NLON,
+                             variables=(*VARIABLES, "2m_dewpoint_temperature"), levels=(500, 850))  # fmt: skip
+    clim = tmp_path / "clim.zarr"
+    names = ",".join(DERIVED)
+    run_climatology(_spec(era5, clim, "climatology.variables=[t2m]", f"climatology.derived=[{names}]",
+                          percentiles=(95.0, 99.0)))  # fmt: skip
+    fields, truth = random_fields(CHANNELS, n_members=4, seed=8)
+    verification = write_truth(tmp_path / "truth.zarr", truth)
+    with_derived = write_through_sink(tmp_path / "a.zarr", fields, CHANNELS, DERIVED)
+    inputs_only = write_through_sink(tmp_path / "b.zarr", fields, CHANNELS, ())
+    extremes = ("diagnose.extremes.enabled=true", f"diagnose.climatology.path={clim}")
+    stored = run_diagnose(with_derived, diagnose_overrides(
+        verification, f"diagnose.variables=[t2m,{names}]", f"diagnose.output_dir={tmp_path / 'a'}", *extremes))
+    computed = run_diagnose(inputs_only, diagnose_overrides(
+        verification, "diagnose.variables=[t2m]", f"diagnose.derived=[{names}]",
+        f"diagnose.output_dir={tmp_path / 'b'}", *extremes))  # fmt: skip
+    a, b = open_zarr_quiet(stored.scores).load(), open_zarr_quiet(computed.scores).load()
+    assert a["variable"].values.tolist() == ["t2m", *DERIVED]
+    assert sorted(a.data_vars) == sorted(b.data_vars) and len(a.data_vars) > 1
+    for name in a.data_vars:
+        np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
+    for extreme in ("brier_score", "roc_auc", "efi"):  # each derived channel's extremes were scored
+        for name in DERIVED:
+            assert np.isfinite(a[extreme].sel(variable=name).values).any(), (extreme, name)
