@@ -11,7 +11,7 @@ not be stored (``output.variables``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,15 +52,16 @@ class DerivedOutputs:
         """Indices ``[I]`` of :attr:`input_channels` among the model channels, on ``device``."""
         return torch.as_tensor([self.channels.index(c) for c in self.input_channels], device=device)
 
+    def field(self, name: str, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The derived channel ``name`` (float32) of its inputs ``arrays`` (channel → float32 array, any one shape)."""
+        inputs = self.inputs[name]
+        return compute_derived(name, inputs, [np.ascontiguousarray(arrays[c]) for c in inputs]).astype(np.float32)
+
     def from_inputs(self, inputs: np.ndarray) -> np.ndarray:
         """The derived fields ``[B, D, nlat, nlon]`` float32 of host inputs ``[B, I, nlat, nlon]`` (float32, in
         :attr:`input_channels` order)."""
-        position = {c: i for i, c in enumerate(self.input_channels)}
-        fields = [
-            compute_derived(name, names, [np.ascontiguousarray(inputs[:, position[c]]) for c in names])
-            for name, names in self.inputs.items()
-        ]
-        return np.stack(fields, axis=1).astype(np.float32)
+        arrays = {c: inputs[:, i] for i, c in enumerate(self.input_channels)}
+        return np.stack([self.field(name, arrays) for name in self.inputs], axis=1)
 
     def from_states(self, states: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         """The derived fields ``[B, D, nlat, nlon]`` (float32, on the host) of states ``[B, C, nlat, nlon]``;

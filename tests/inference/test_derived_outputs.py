@@ -80,6 +80,12 @@ def test_inputs_need_not_be_stored_and_statistics_only_output_covers_derived(tmp
     np.testing.assert_allclose(s[stats_name("ivt", "variance")].values, ivt.var(axis=1, ddof=1), rtol=1e-5)
     np.testing.assert_array_equal(s[stats_name("ivt", "exceedance")].values[:, 0], (ivt > 250.0).sum(axis=1))
     assert s[stats_name("ivt", "mean")].attrs["units"] == "kg m-1 s-1"
+    # members and statistics together: the derived fields computed at every step (for the statistics) are written,
+    # equal to those the writer threads compute once per chunk without statistics
+    both = write_through_sink(tmp_path / "both.zarr", fields, ("z500",), ("ivt",), thresholds=thresholds)
+    c = open_zarr_quiet(both).load()
+    np.testing.assert_array_equal(c["ivt"].values, a["ivt"].values)
+    np.testing.assert_array_equal(c[stats_name("ivt", "mean")].values, s[stats_name("ivt", "mean")].values)
 
 
 def test_missing_inputs_and_clashes_are_one_line_errors():
