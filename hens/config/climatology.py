@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 from hens.config.compose import resolved_yaml
 from hens.config.fields import Choice, Flag, Group, Int, ListOf, Number, Text, derived, group, setting
 from hens.data.channels import LAYOUTS
+from hens.data.derived import DERIVED
 from hens.errors import ConfigError
 
 __all__ = ["ClimatologyBuildSpec", "ClimatologyRunSpec", "climatology_spec"]
@@ -32,6 +33,14 @@ class ClimatologyBuildSpec(Group):
         "Channels (hens names, e.g. t2m, z500); null = every channel the store provides.",
         default=None,
         null=None,
+    )
+    derived_channels: tuple[str, ...] = setting(
+        ListOf(Choice(tuple(DERIVED)), nonempty=False, duplicates="drop"),
+        "Derived channels computed from the store's channels, given percentiles and quantiles too; [] = none.",
+        key="derived",
+        default=(),
+        null=(),
+        fix="e.g. {key}=[wind_speed_10m,ivt,heat_index]",
     )
     start: int = setting(Int(1), "First year of the period (inclusive).", fix="e.g. {key}=1990")
     end: int = setting(Int(1), "Last year of the period (inclusive).", fix="e.g. {key}=2019")
@@ -57,10 +66,16 @@ class ClimatologyBuildSpec(Group):
     scheduler: str = setting(Choice(SCHEDULERS), "Dask scheduler: threads | synchronous.", default="threads")
 
     def check(self) -> None:
-        """The period runs forward."""
+        """The period runs forward; a derived channel is not also listed as a channel."""
         if self.end < self.start:
             raise ConfigError(
                 f"climatology.end={self.end} is before climatology.start={self.start}; give the first and last year"
+            )
+        both = sorted(set(self.derived_channels) & set(self.variables or ()))
+        if both:
+            raise ConfigError(
+                f"climatology.derived and climatology.variables both name {', '.join(both)}; list it in "
+                "climatology.derived only"
             )
 
 

@@ -34,6 +34,7 @@ from hens.config.fields import (
     setting,
 )
 from hens.data.channels import LAYOUTS
+from hens.data.derived import DERIVED
 from hens.ensemble.plan import CONTROL_LAYOUTS
 from hens.errors import ConfigError
 from hens.io.encoding import STORAGE_DTYPES, EncodingSpec
@@ -288,6 +289,13 @@ class OutputSpec(Group):
     variables: tuple[str, ...] | None = setting(
         _NAMES, "Channels to store; null = every channel of the model.", default=None, null=None
     )
+    derived: tuple[str, ...] = setting(
+        ListOf(Choice(tuple(DERIVED)), nonempty=False, duplicates="drop"),
+        "Derived channels computed from each step's state and stored beside the channels; [] = none.",
+        default=(),
+        null=(),
+        fix="e.g. {key}=[wind_speed_10m,ivt,heat_index]",
+    )
     dtype: str = setting(Text(), "On-disk dtype of member fields: float32 | float16.")
     lead_chunk: int = setting(Int(1), "Lead times per chunk; writes stream out every lead_chunk steps.")
     overwrite: bool = setting(Flag(), "Recreate a store that has a different configuration.", default=False)
@@ -342,9 +350,14 @@ class OutputSpec(Group):
             raise ConfigError("output.statistics.enabled=true needs output.write=true (statistics are stored)")
         if self.members == () and self.statistics is None:
             raise ConfigError("output.members=none stores nothing; set output.statistics.enabled=true or store members")
+        both = sorted(set(self.derived) & set(self.variables or ()))
+        if both:
+            raise ConfigError(
+                f"output.derived and output.variables both name {', '.join(both)}; list a derived channel in one only"
+            )
         encoding = self.encoding()
         if self.variables is not None:  # otherwise checked against the model's channels when the store is laid out
-            encoding.check_variables(self.variables)
+            encoding.check_variables((*self.variables, *self.derived))
 
     def content_fields(self) -> dict[str, Any]:
         """The output keys that change stored values (for the run fingerprint); lossless runs add no keys, so
@@ -355,6 +368,8 @@ class OutputSpec(Group):
             fields["keepbits_by_variable"] = dict(sorted(self.keepbits_by_variable.items()))
         if self.members is not None:
             fields["members"] = list(self.members)
+        if self.derived:  # a key added later: none derived, the identity is unchanged
+            fields["derived"] = list(self.derived)
         if self.statistics is not None:
             fields["statistics"] = {k: list(v) for k, v in sorted(self.statistics.thresholds.items())}
         return fields

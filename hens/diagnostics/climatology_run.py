@@ -3,7 +3,9 @@
 
 Orchestration only: the ERA5 reader is :func:`hens.data.era5.era5_verification_dataset`, the statistics and the
 layout are :func:`hens.diagnostics.verification.climatology.build_climatology`, applied band by band in bounded
-memory by :func:`hens.diagnostics.verification.climatology_blocks.build_climatology_zarr`.
+memory by :func:`hens.diagnostics.verification.climatology_blocks.build_climatology_zarr`.  Derived channels
+(``climatology.derived``) are computed lazily from the ERA5 channels by the formulas `hens diagnose` and `hens
+generate` use (:mod:`hens.data.derived`), element-wise per Dask chunk, and treated like any channel.
 
 Why not by day-of-year window (±15 days)?  `hens diagnose` looks the thresholds up by calendar month
 (:func:`~hens.diagnostics.verification.climatology.month_hour_index`); a day-of-year axis would be a second
@@ -14,13 +16,18 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import xarray as xr
 
-from hens.config.climatology import ClimatologyRunSpec
+from hens.config.climatology import ClimatologyBuildSpec, ClimatologyRunSpec
+from hens.data.derived import derived_inputs
 from hens.diagnostics.verification.climatology_blocks import BlockPlan, build_climatology_zarr
+from hens.diagnostics.verification.derived_fields import add_derived
+from hens.errors import HensError
 
 __all__ = ["ClimatologyResult", "run_climatology"]
 
@@ -48,7 +55,7 @@ def run_climatology(spec: ClimatologyRunSpec) -> ClimatologyResult:
 
     c = spec.climatology
     start = time.perf_counter()
-    truth = era5_verification_dataset(c.path, c.variables, layout=c.layout, where=f"climatology.path={c.path}")
+    truth = _with_derived(c, era5_verification_dataset)
     period = slice(np.datetime64(f"{c.start:04d}-01-01T00:00"), np.datetime64(f"{c.end + 1:04d}-01-01T00:00"))
     truth = truth.sel(time=period)
     truth = truth.isel(time=np.flatnonzero(truth["time"].values < period.stop))  # the end year, inclusive
@@ -73,3 +80,26 @@ def run_climatology(spec: ClimatologyRunSpec) -> ClimatologyResult:
     return ClimatologyResult(
         Path(c.output), tuple(str(v) for v in truth.data_vars), truth.sizes["time"], plan, time.perf_counter() - start
     )
+
+
+def _with_derived(c: ClimatologyBuildSpec, reader: Callable[..., xr.Dataset]) -> xr.Dataset:
+    """The ERA5 channels ``climatology.variables`` (lazily, by ``reader``:
+    :func:`hens.data.era5.era5_verification_dataset`), then the derived channels ``climatology.derived`` computed
+    lazily from the channels the store provides (their inputs are read, not kept).
+
+    Raises:
+        HensError: one line naming the derived channels whose inputs the store lacks.
+    """
+    where = f"climatology.path={c.path}"
+    if not c.derived_channels:
+        return reader(c.path, c.variables, layout=c.layout, where=where)
+    available = reader(c.path, None, layout=c.layout, where=where)  # lazy: which channels the store can provide
+    try:
+        plan = derived_inputs(c.derived_channels, list(available.data_vars))
+    except HensError as err:
+        lacks = str(err).replace("the data lack", "the ERA5 store lacks")
+        raise HensError(f"climatology.derived: {lacks}; drop it from climatology.derived") from None
+    kept = list(c.variables) if c.variables is not None else list(available.data_vars)
+    inputs = sorted({i for names in plan.values() for i in names} | set(kept))
+    truth = add_derived(reader(c.path, inputs, layout=c.layout, where=where), plan)
+    return truth[[*kept, *plan]]

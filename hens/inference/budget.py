@@ -375,6 +375,7 @@ def budget_from_config(cfg: Any, *, ranks: int | None = None, member_steps_per_s
     from hens.config import generate_spec
     from hens.data.sources import channel_indices
     from hens.errors import ConfigError
+    from hens.inference.derived_outputs import resolve_derived_outputs
     from hens.models.resolve import resolve_packages
 
     path = OmegaConf.select(cfg, "output.path", default=None)
@@ -405,6 +406,8 @@ def budget_from_config(cfg: Any, *, ranks: int | None = None, member_steps_per_s
     channels = packages[0].channels
     variables = tuple(spec.output.variables or channels)
     channel_indices(channels, variables, "the model")
+    derived = resolve_derived_outputs(spec.output.derived, channels, packages[0].name)  # stored after the channels
+    variables += derived.names if derived is not None else ()
     return compute_budget(
         layout=EnsembleLayout(len(packages), spec.ensemble.n_perturbations, spec.ensemble.control),
         checkpoints=tuple(p.name for p in packages),

@@ -120,7 +120,7 @@ def _run(spec: GenerateSpec, ctx: DistContext, device: torch.device, lock: RunLo
     if store_path is not None and ctx.is_main:
         finalize_store(store_path)
         if spec.output.statistics is not None:
-            finish_statistics(store_path, items, setup.variables)
+            finish_statistics(store_path, items, setup.outputs)
     return result
 
 
@@ -170,8 +170,9 @@ def store_layout(spec: GenerateSpec, setup: RunSetup) -> StoreLayout:
         timestep_hours=packages[0].timestep_hours,
     )
     statistics = spec.output.statistics
+    derived = setup.derived.inputs if setup.derived is not None else {}
     return StoreLayout(
-        variables=setup.variables,
+        variables=setup.outputs,
         init_times=np.array(spec.ic.start_dates, dtype="datetime64[ns]"),
         lead_times=(np.arange(spec.ensemble.n_steps + 1) * packages[0].timestep).astype("timedelta64[ns]"),
         lat=packages[0].lat,
@@ -184,6 +185,7 @@ def store_layout(spec: GenerateSpec, setup: RunSetup) -> StoreLayout:
         encoding=spec.output.encoding(),
         stored_members=spec.output.members,
         statistics=dict(statistics.thresholds) if statistics is not None else None,
+        derived_from={name: tuple(inputs) for name, inputs in derived.items()},
     )
 
 
@@ -196,7 +198,7 @@ def _sink(spec: GenerateSpec, setup: RunSetup, store_path: Path | None, device: 
         thresholds=dict(statistics.thresholds) if statistics is not None else None,
         flush_items=statistics.flush_items if statistics is not None else 1,
         folder=stats_dir(store_path) if store_path is not None else None,
-        variables=setup.variables,
+        variables=setup.outputs,
         n_leads=n_leads,
         grid=(len(lat), len(lon)),
         device=device,
@@ -211,6 +213,7 @@ def _sink(spec: GenerateSpec, setup: RunSetup, store_path: Path | None, device: 
         spec.output.max_pending_writes,
         book,
         writer_threads=spec.output.writer_threads or default_writer_threads(local_world_size()),
+        derived=setup.derived,
     )
 
 

@@ -21,6 +21,7 @@ from hens.data.sources import build_source, channel_indices, check_grid
 from hens.distributed import DistContext, broadcast_from_main
 from hens.ensemble.plan import EnsembleLayout, WorkItem
 from hens.errors import HensError
+from hens.inference.derived_outputs import DerivedOutputs, resolve_derived_outputs
 from hens.inference.members import InitialStates
 from hens.io.run_store import recorded_batch_size
 from hens.models.compile import check_compile_available
@@ -40,7 +41,8 @@ class RunSetup:
     """Everything resolved before rolling out.
 
     ``variables`` are the stored channels (V) and ``var_index`` ``[V]`` (on the device) their indices among the
-    model channels; ``dynamics_options`` the plain configuration values the dynamics' step factory reads.
+    model channels; ``dynamics_options`` the plain configuration values the dynamics' step factory reads;
+    ``derived`` the derived channels of ``output.derived`` (None: none), stored after the channels.
     """
 
     packages: list[CheckpointPackage]
@@ -53,6 +55,12 @@ class RunSetup:
     dynamics: Dynamics
     dynamics_options: dict[str, Any]
     identity: dict[str, Any]
+    derived: DerivedOutputs | None = None
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """The store's variables: the stored channels, then the derived ones."""
+        return self.variables + (self.derived.names if self.derived is not None else ())
 
 
 def setup_run(spec: GenerateSpec, device: torch.device) -> RunSetup:
@@ -67,8 +75,11 @@ def setup_run(spec: GenerateSpec, device: torch.device) -> RunSetup:
     source_index = channel_indices(source.channels, model_channels, "the initial-condition source")
     variables = tuple(spec.output.variables or model_channels)
     var_index = torch.as_tensor(channel_indices(model_channels, variables, "the model"), device=device)
+    derived = None
+    for package in packages:  # every checkpoint must hold the inputs (their channels agree; named per checkpoint)
+        derived = resolve_derived_outputs(spec.output.derived, package.channels, package.name)
     layout = EnsembleLayout(len(packages), spec.ensemble.n_perturbations, spec.ensemble.control)
-    _check_outputs(spec, variables, layout)
+    _check_outputs(spec, variables + (derived.names if derived is not None else ()), layout)
     dt = packages[0].timestep
     bred = spec.ensemble.bred_vector
     offsets = sorted({0, *breeding_offsets(bred.n_cycles, bred.breeding_times)}, reverse=True)  # steps before t
@@ -94,7 +105,17 @@ def setup_run(spec: GenerateSpec, device: torch.device) -> RunSetup:
     )
     options = {"seed": spec.seed, "demo_world": spec.ic.demo_world}
     return RunSetup(
-        packages, variables, var_index, layout, initial, source_info, run_fingerprint, dynamics, options, identity
+        packages,
+        variables,
+        var_index,
+        layout,
+        initial,
+        source_info,
+        run_fingerprint,
+        dynamics,
+        options,
+        identity,
+        derived,
     )
 
 

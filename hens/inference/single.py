@@ -16,8 +16,8 @@ from hens.distributed import pick_device
 from hens.ensemble.plan import WorkItem
 from hens.errors import HensError
 from hens.inference.rollout import rollout
-from hens.inference.run_setup import apply_precision, load_step_model, member_step, setup_run
-from hens.io.cf import channel_attrs
+from hens.inference.run_setup import RunSetup, apply_precision, load_step_model, member_step, setup_run
+from hens.io.cf import DERIVED_FROM, channel_attrs
 
 
 def regenerate_member(spec: GenerateSpec, init_time: str, member: int) -> xr.Dataset:
@@ -40,23 +40,29 @@ def regenerate_member(spec: GenerateSpec, init_time: str, member: int) -> xr.Dat
     item = WorkItem(dates.index(t0), key.checkpoint, member, member + 1)
     states = setup.initial.member_states(forecaster, item)
     outputs: list[torch.Tensor] = []
+    derived, input_index = setup.derived, setup.derived.input_index(device) if setup.derived is not None else None
+
+    def keep(k: int, s: torch.Tensor) -> None:  # the stored channels, then the derived ones (as `hens generate`)
+        fields = s.index_select(1, setup.var_index).cpu()
+        outputs.append(fields if derived is None else torch.cat([fields, derived.from_states(s, input_index)], 1))
+
     rollout(
         member_step(setup, forecaster, item, states),
         states,
         spec.ensemble.n_steps,
-        lambda k, s: outputs.append(s.index_select(1, setup.var_index).cpu()),
+        keep,
         start_time=t0,
         timestep=package.timestep,
     )
-    raw = torch.stack(outputs, dim=1)[0].numpy()  # [L, V, nlat, nlon] float32
+    raw = torch.stack(outputs, dim=1)[0].numpy()  # [L, V + D, nlat, nlon] float32
     encoding = spec.output.encoding()  # the store's bit rounding and dtype, so values match the full run's
-    data = np.stack([encoding.for_variable(n).encode(raw[:, v], n) for v, n in enumerate(setup.variables)], axis=1)
+    data = np.stack([encoding.for_variable(n).encode(raw[:, v], n) for v, n in enumerate(setup.outputs)], axis=1)
     dt = package.timestep
     leads = (np.arange(spec.ensemble.n_steps + 1) * dt).astype("timedelta64[ns]")
     ds = xr.Dataset(
         {
-            name: (("lead_time", "lat", "lon"), data[:, v], channel_attrs(name))
-            for v, name in enumerate(setup.variables)
+            name: (("lead_time", "lat", "lon"), data[:, v], {**channel_attrs(name), **_derived_from(setup, name)})
+            for v, name in enumerate(setup.outputs)
         },
         coords={
             "lead_time": leads,
@@ -71,3 +77,9 @@ def regenerate_member(spec: GenerateSpec, init_time: str, member: int) -> xr.Dat
         attrs={"Conventions": "CF-1.10", "title": f"hens member {member} regenerated alone"},
     )
     return ds
+
+
+def _derived_from(setup: RunSetup, name: str) -> dict[str, str]:
+    """The ``derived_from`` attribute of a derived output, as the store records it."""
+    inputs = setup.derived.inputs.get(name) if setup.derived is not None else None
+    return {DERIVED_FROM: " ".join(inputs)} if inputs else {}

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import re
 
+DERIVED_FROM = "derived_from"
+"""Attribute of a derived variable (``ivt`` …): its input channels, space-separated, as `hens generate` computed it
+and as `hens diagnose` computes the verification's copy."""
+
 SURFACE: dict[str, tuple[str, str, str]] = {
     "u10m": ("eastward_wind", "10 m eastward wind", "m s-1"),
     "v10m": ("northward_wind", "10 m northward wind", "m s-1"),

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from hens.errors import StoreError
-from hens.io.cf import channel_attrs
+from hens.io.cf import DERIVED_FROM, channel_attrs
 from hens.io.encoding import EncodingSpec, VariableEncoding
 from hens.io.integrity import chunk_keys, describe_chunks
 from hens.io.manifest import Manifest
@@ -41,7 +41,8 @@ class StoreLayout:
 
     ``encoding`` (dtype, keepbits, compressor; None: lossless ``dtype``, blosc) must agree with ``dtype``;
     it is checked against ``variables`` on construction (ConfigError for unknown keepbits keys or channels
-    float16 cannot hold).
+    float16 cannot hold).  ``derived_from`` names, for each derived variable among ``variables``
+    (``output.derived``), its input channels (recorded in its ``derived_from`` attribute).
     """
 
     variables: tuple[str, ...]
@@ -57,6 +58,7 @@ class StoreLayout:
     encoding: EncodingSpec | None = None
     stored_members: tuple[int, ...] | None = None
     statistics: dict[str, tuple[float, ...]] | None = None
+    derived_from: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.encoding is not None and self.encoding.dtype != self.dtype:
@@ -105,7 +107,7 @@ def create_store(path: str | Path, layout: StoreLayout) -> None:
             data_vars[name] = xr.Variable(
                 dims,
                 da.zeros(shape, chunks=chunks, dtype=layout.dtype),
-                attrs={**channel_attrs(name), **value_encoding.attrs()},
+                attrs={**channel_attrs(name), **_derived_attrs(layout, name), **value_encoding.attrs()},
             )
             encoding[name] = {"chunks": chunks, **value_encoding.zarr_encoding()}
         data_vars[NONFINITE] = xr.Variable(
@@ -163,6 +165,12 @@ def create_store(path: str | Path, layout: StoreLayout) -> None:
 
     if len(stored):
         zarr.open_array(str(Path(path) / NONFINITE), mode="r+")[...] = -2
+
+
+def _derived_attrs(layout: StoreLayout, name: str) -> dict[str, str]:
+    """``{derived_from: "u10m v10m"}`` for a derived variable, else nothing."""
+    inputs = layout.derived_from.get(name)
+    return {DERIVED_FROM: " ".join(inputs)} if inputs else {}
 
 
 def stats_name(variable: str, stat: str) -> str:

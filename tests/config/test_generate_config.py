@@ -55,6 +55,8 @@ def test_overrides_apply_like_hydra():
         (["ensemble.n_steps=0"], "ensemble.n_steps=0 must be an integer"),
         (["ic.start_dates=[notadate]"], "not an ISO 8601"),
         (["output.dtype=int8"], "output.dtype='int8' is not supported"),
+        (["output.derived=[ivt,dewpoint]"], "output.derived[1]='dewpoint'"),
+        (["output.variables=[ivt,z500]", "output.derived=[ivt]"], "output.derived and output.variables both name ivt"),
         (["device=tpu"], "device='tpu'"),
         (["seed=-1"], "seed=-1"),
         (["ensemble.n_steps"], "not of the form key=value"),
@@ -77,27 +79,28 @@ def test_bad_values_name_the_key(overrides, needle):
 # diagnose.device; the fingerprints were unchanged by those two).  A
 # fingerprint change changes store identity (a resume refuses old stores): make one only on purpose.
 GENERATE_CASES = {
-    "default": ([], "f60cfae0c42dc061", "1f8544cd91acf4fd"),
-    "demo_physics": (["model=demo_physics"], "03752fa4673e38c4", "ff2bef9952e7a5ac"),
-    "hens_ensemble": (["ensemble=hens"], "c933e426f43b08cd", "5b530a0d5ad73bb6"),
+    "default": ([], "f60cfae0c42dc061", "3d56a4d5714967a6"),
+    "demo_physics": (["model=demo_physics"], "03752fa4673e38c4", "805edd635f1bb076"),
+    "hens_ensemble": (["ensemble=hens"], "c933e426f43b08cd", "ceaca09aa68acd30"),
     "keepbits": (
         ["output.keepbits=10", "output.keepbits_by_variable={z500: 13}"],
         "10152aa63123d2b3",
-        "5392b53981d318e5",
+        "6c5d0f393749436b",
     ),
-    "members": (["output.members=[0,1]"], "10c5679b9aaa6ff0", "15eaf972ef420b02"),
+    "members": (["output.members=[0,1]"], "10c5679b9aaa6ff0", "fa50be6098507513"),
     "statistics": (
         ["output.statistics.enabled=true", "output.statistics.thresholds={z500: [55000, 57000]}"],
         "d70344d7838c599e",
-        "e1385fe26e36b480",
+        "a20adc639707c63c",
     ),
-    "auto_batch": (["ensemble.batch_size=auto", "ensemble.memory_gb=4"], "dc8e1b8b7387cfb8", "593c342fd3a9b782"),
-    "date_index": (["++ic.date_index=0", 'output.path="x_{date}.zarr"'], "5059597bdf66d13e", "a3b339aa3e42ee8d"),
+    "auto_batch": (["ensemble.batch_size=auto", "ensemble.memory_gb=4"], "dc8e1b8b7387cfb8", "875d1eb4dc90cd29"),
+    "date_index": (["++ic.date_index=0", 'output.path="x_{date}.zarr"'], "5059597bdf66d13e", "b439c32ab761a1e0"),
     "era5": (
         ["ic=era5", "ic.path=/data/era5.zarr", "ic.layout=wb2", "model.checkpoints=[demo_sfno_s0]"],
         "cf09fbaef3cb6f16",
-        "735dc92529a36972",
+        "9e5bc995302bc6b2",
     ),
+    "derived": (["output.derived=[wind_speed_10m,ivt]"], "983cb65455be2533", "ddadcbb5ed4fc332"),
     "misc": (
         [
             "precision=bf16",
@@ -113,7 +116,7 @@ GENERATE_CASES = {
             "output.statistics.enabled=true",
         ],
         "c12daf671e8d2e1c",
-        "ec24e414b6937fb6",
+        "266fd536079dfd76",
     ),
 }
 DIAGNOSE_CASES = {

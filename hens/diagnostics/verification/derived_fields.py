@@ -18,11 +18,9 @@ import xarray as xr
 
 from hens.data.derived import DERIVED, compute_derived, derived_inputs
 from hens.errors import HensError
+from hens.io.cf import DERIVED_FROM
 
 __all__ = ["DERIVED_FROM", "DerivedPlan", "add_derived", "forecast_blocks", "plan_derived", "scored_variables"]
-
-DERIVED_FROM = "derived_from"
-"""Attribute of a derived variable: its input channels, space-separated (the verification uses the same ones)."""
 
 
 @dataclass(frozen=True)
