@@ -24,6 +24,7 @@ from hens.config import (
 )
 from hens.config.climatology import ClimatologyRunSpec, climatology_spec
 from hens.config.fields import REQUIRED, join_key, schema_keys
+from hens.config.mclimate import MClimateRunSpec, mclimate_spec
 from hens.config.skill import SkillRunSpec, skill_spec
 from hens.errors import ConfigError
 
@@ -191,6 +192,7 @@ SCHEMAS = {
     "generate": (GenerateSpec, generate_spec),
     "diagnose": (DiagnoseSpec, diagnose_spec),
     "climatology": (ClimatologyRunSpec, climatology_spec),
+    "mclimate": (MClimateRunSpec, mclimate_spec),
     "skill": (SkillRunSpec, skill_spec),
 }
 

@@ -41,7 +41,7 @@ from hens.diagnostics.verification.climatology import (
 )
 from hens.errors import HensError
 
-__all__ = ["BYTES_PER_VALUE", "BlockPlan", "build_climatology_zarr", "check_period", "plan_blocks"]
+__all__ = ["BYTES_PER_VALUE", "BlockPlan", "build_climatology_zarr", "compute_tasks", "check_period", "plan_blocks"]
 
 BYTES_PER_VALUE = 32
 """Working bytes per (time, lat, lon) value of a band in :func:`build_climatology`: the float32 read (4), its
@@ -118,7 +118,7 @@ def check_period(times: np.ndarray, *, by_month: bool, by_hour: bool) -> np.ndar
     return hour_axis
 
 
-def _compute(tasks: list[Any], *, workers: int, scheduler: str, progress: bool, label: str) -> list[Any]:
+def compute_tasks(tasks: list[Any], *, workers: int, scheduler: str, progress: bool, label: str) -> list[Any]:
     """Run Dask delayed tasks on ``workers`` threads (or synchronously), with a progress bar when asked."""
     import contextlib
 
@@ -161,7 +161,7 @@ def _transpose(truth: xr.Dataset, scratch: Path, plan: BlockPlan, run: dict[str,
 
     starts = range(0, n_times, plan.time_block)
     tasks = [dask.delayed(copy)(s, min(s + plan.time_block, n_times)) for s in starts]
-    _compute(tasks, label="pass 1/2, copying time blocks", **run)
+    compute_tasks(tasks, label="pass 1/2, copying time blocks", **run)
 
 
 def _template(
@@ -209,7 +209,7 @@ def _bands(
         return int(clim.attrs["n_samples_min"])
 
     tasks = [dask.delayed(band)(v, s, min(s + plan.rows, n_lat)) for v in variables for s in range(0, n_lat, plan.rows)]
-    return min(_compute(tasks, label="pass 2/2, percentiles per latitude band", **run))
+    return min(compute_tasks(tasks, label="pass 2/2, percentiles per latitude band", **run))
 
 
 def build_climatology_zarr(
