@@ -329,4 +329,3 @@ def test_items_saved_in_a_statistics_partial_but_not_recorded_are_recomputed(tmp
     run_hens(["generate", *stats, f"output.path={store}"], cache_dir)
     assert run_hens(["verify", str(store)], cache_dir).returncode == 0
     _assert_same_values(clean, store)
-

@@ -87,7 +87,7 @@ class ModelSpec(Group):
         Text(),
         "A name in the dynamics registry (hens.models.dynamics): network = the checkpoints; demo_physics = the demo "
         "world's own solver.",
-        default="network"
+        default="network",
     )
 
     def check(self) -> None:

@@ -117,7 +117,7 @@ GENERATE_CASES = {
     ),
 }
 DIAGNOSE_CASES = {
-    "default": ([], "bb42a5a60d840100"),
+    "default": ([], "3faa9babf4b23ea2"),
     "boxes": (
         [
             "diagnose.variables=[z500]",
@@ -129,9 +129,9 @@ DIAGNOSE_CASES = {
             "diagnose.dask.scheduler=distributed",
             "progress=false",
         ],
-        "02d4772a6badc2e3",
+        "58c72204aa0305d6",
     ),
-    "era5": (["verification=era5", "diagnose.verification.path=/data/era5.zarr"], "311aca91fe715179"),
+    "era5": (["verification=era5", "diagnose.verification.path=/data/era5.zarr"], "c0c2c9cb18db9dc1"),
     "climatology": (
         [
             "diagnose.climatology.source=truth",
@@ -140,7 +140,7 @@ DIAGNOSE_CASES = {
             "diagnose.climatology.days=30.5",
             "diagnose.climatology.by_month=true",
         ],
-        "92ccc5905d9fb992",
+        "306a3cec4c388957",
     ),
     "dask": (
         [
@@ -149,7 +149,7 @@ DIAGNOSE_CASES = {
             "diagnose.dask.n_workers=3",
             "diagnose.dask.address=tcp://h:8786",
         ],
-        "28569808fb7a586f",
+        "bb32f9cf91de0769",
     ),
     "misc": (
         [
@@ -163,7 +163,7 @@ DIAGNOSE_CASES = {
             "diagnose.mean.tie_break=low",
             "diagnose.output_dir=/out",
         ],
-        "e15e111000c33abb",
+        "ee95dfeae8abe289",
     ),
 }
 
