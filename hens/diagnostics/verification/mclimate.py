@@ -34,6 +34,7 @@ __all__ = [
     "YEAR_DAYS",
     "centre_index",
     "day_of_year",
+    "doy_distance",
     "load_mclimate",
     "mclimate_name",
     "window_members",
@@ -58,7 +59,7 @@ def day_of_year(times: np.ndarray | Sequence[str]) -> np.ndarray:
     return np.asarray(idx.day_of_year, dtype=np.int64).reshape(values.shape)
 
 
-def _distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def doy_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Circular distance in days between days of year (365-day year)."""
     d = np.abs(np.asarray(a)[..., None] - np.asarray(b)[None, ...]) % YEAR_DAYS
     return np.minimum(d, YEAR_DAYS - d)
@@ -66,7 +67,7 @@ def _distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def window_members(start_doy: np.ndarray, centre_doy: np.ndarray, window_days: int) -> np.ndarray:
     """Boolean ``[centre, start date]``: the hindcast start dates pooled into each centre's M-climate."""
-    return _distance(np.asarray(centre_doy), np.asarray(start_doy)) <= int(window_days)
+    return doy_distance(np.asarray(centre_doy), np.asarray(start_doy)) <= int(window_days)
 
 
 def centre_index(mclim: xr.Dataset, init_times: np.ndarray) -> np.ndarray:
@@ -76,7 +77,7 @@ def centre_index(mclim: xr.Dataset, init_times: np.ndarray) -> np.ndarray:
         HensError: a start date with no centre within the M-climate's ``window_days``.
     """
     doy = day_of_year(np.asarray(init_times))
-    dist = _distance(doy, np.asarray(mclim["centre_doy"].values))
+    dist = doy_distance(doy, np.asarray(mclim["centre_doy"].values))
     best = np.argmin(dist, axis=1)
     window = int(mclim.attrs.get("window_days", 0))
     far = np.flatnonzero(dist[np.arange(doy.size), best] > window)
