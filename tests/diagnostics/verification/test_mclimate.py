@@ -136,3 +136,31 @@ def test_day_of_year_and_windows_wrap_the_year():
     assert day_of_year(np.array(["12-31", "01-01"])).tolist() == [365, 1]
     pooled = window_members(np.array([1, 360, 180]), np.array([365]), 5)
     assert pooled.tolist() == [[True, True, False]]
+
+
+def test_cli_from_hindcasts_writes_the_same_mclimate(hindcasts):
+    from typer.testing import CliRunner
+
+    from hens.cli import app
+
+    tmp, _ = hindcasts
+    run_mclimate(_spec([tmp / "h*.zarr"], tmp / "api.zarr"))
+    out = CliRunner().invoke(
+        app,
+        [
+            "climatology",
+            "--from-hindcasts",
+            str(tmp / "h*.zarr"),
+            f"mclimate.output={tmp / 'cli.zarr'}",
+            "progress=false",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    assert "M-climate of 2 channel(s) from 4 start dates × 3 members" in out.output
+    api = open_zarr_quiet(tmp / "api.zarr", consolidated=None)
+    cli = open_zarr_quiet(tmp / "cli.zarr", consolidated=None)
+    np.testing.assert_array_equal(api["x_mclimate"].values, cli["x_mclimate"].values)
+    bad = CliRunner().invoke(
+        app, ["climatology", "--from-hindcasts", str(tmp / "none*.zarr"), "mclimate.output=o.zarr"]
+    )
+    assert bad.exit_code == 2 and "matches no path" in bad.output
