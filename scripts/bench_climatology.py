@@ -105,9 +105,13 @@ def main() -> None:
             for k, (label, mode) in enumerate(cases):
                 proc = subprocess.run(
                     [sys.executable, "-c", CASE, str(era5), str(Path(tmp) / f"c{years}_{k}.zarr"), mode, str(budget)],
-                    capture_output=True, text=True, check=True,
+                    capture_output=True, text=True, check=False,
                 )  # fmt: skip
-                result = json.loads(proc.stdout.strip().splitlines()[-1])
+                if proc.returncode != 0:
+                    err = (proc.stderr.strip().splitlines() or ["?"])[-1]
+                    result = {"seconds": float("nan"), "peak_mb": float("nan"), "plan": f"failed: {err[:100]}"}
+                else:
+                    result = json.loads(proc.stdout.strip().splitlines()[-1])
                 budget_mb = 0.0 if mode == "baseline" else args.budget_mb
                 rows.append({"years": years, "times": int(times.size), "data_mb": data_mb, "case": label,
                              "budget_mb": budget_mb, **result})  # fmt: skip
