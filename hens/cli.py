@@ -10,7 +10,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -367,25 +367,48 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 
 @app.command()
-def climatology(overrides: Overrides = None, cfg: ShowConfig = False) -> None:
-    """Build the climatology Zarr of `hens diagnose` (diagnose.climatology.path=) from ERA5 over a range of years.
+def climatology(
+    overrides: Overrides = None,
+    cfg: ShowConfig = False,
+    from_hindcasts: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--from-hindcasts",
+            help="Build the M-climate of the EFI/SOT from these hindcast stores (paths or quoted globs; repeatable) "
+            "with configs/mclimate.yaml instead of the ERA5 climatology.",
+        ),
+    ] = None,
+) -> None:
+    """Build the climatology Zarr of `hens diagnose` (diagnose.climatology.path=) from ERA5 over a range of years,
+    or with --from-hindcasts the M-climate (diagnose.climatology.mclimate=) from hindcast stores.
 
-    Percentiles per calendar month and hour of day, and M-climate quantiles per month, at every grid point, in
-    bounded memory. Example: hens climatology climatology.path=era5.zarr climatology.start=1990
-    climatology.end=2019 'climatology.variables=[t2m]' climatology.output=clim.zarr
+    ERA5: percentiles per calendar month (or day-of-year window) and hour of day at every grid point, in bounded
+    memory. Example: hens climatology climatology.path=era5.zarr climatology.start=1990 climatology.end=2019
+    'climatology.variables=[t2m]' climatology.output=clim.zarr.  M-climate: quantiles of daily means (max/min)
+    per lead day, pooled over members and start dates within ± mclimate.window_days. Example: hens climatology
+    --from-hindcasts 'hindcasts/*.zarr' mclimate.output=mclim.zarr
     """
     from hens.config import compose_config
-    from hens.config.climatology import climatology_spec
 
     try:
-        composed = compose_config("climatology", overrides or [])
+        if from_hindcasts:
+            listed = "[" + ",".join(f"'{p}'" for p in from_hindcasts) + "]"
+            composed = compose_config("mclimate", [f"mclimate.hindcasts={listed}", *(overrides or [])])
+        else:
+            composed = compose_config("climatology", overrides or [])
         if cfg:
             _show_config(composed)
             return
-        spec = climatology_spec(composed)
-        from hens.diagnostics.climatology_run import run_climatology
+        if from_hindcasts:
+            from hens.config.mclimate import mclimate_spec
+            from hens.diagnostics.mclimate_run import run_mclimate
 
-        result = run_climatology(spec)
+            result: Any = run_mclimate(mclimate_spec(composed))
+        else:
+            from hens.config.climatology import climatology_spec
+            from hens.diagnostics.climatology_run import run_climatology
+
+            result = run_climatology(climatology_spec(composed))
     except HensError as err:
         _fail(err)
         return

@@ -25,6 +25,8 @@ LAYERS: dict[str, int] = {
     "hens.diagnostics.cluster": 4,
     "hens.diagnostics.climatology_run": 4,
     "hens.diagnostics.ensemble_size": 4,
+    "hens.diagnostics.mclimate_run": 4,
+    "hens.diagnostics.extremes_run": 4,
     "hens.slurm": 4,
     # 3 — validated, frozen run specifications
     "hens.config": 3,

@@ -104,13 +104,22 @@ def test_climatology_skill_generate_diagnose_on_era5(tmp_path, cache_dir):
     ds = xr.open_zarr(store)
     assert ds.sizes["member"] == 8 and np.isfinite(ds["z500"].values).all()
 
+    # the M-climate of the daily EFI/SOT from hindcast stores (here the store itself: the flow through the CLI; the
+    # numbers are checked against earthkit-meteo in tests/diagnostics/test_daily_extremes_run.py)
+    mclim = tmp_path / "mclim.zarr"
+    run_hens(["climatology", "--from-hindcasts", str(store), f"mclimate.output={mclim}", "progress=false",
+              "mclimate.variables=[t2m,z500]"], cache_dir)  # fmt: skip
     out = tmp_path / "diag"
     run_hens(["diagnose", str(store), "verification=era5", f"diagnose.verification.path={era5}",
               f"diagnose.climatology.path={clim}", "diagnose.extremes.enabled=true", "diagnose.variables=[t2m,z500]",
-              "diagnose.extremes.percentiles=[90,99]", f"diagnose.output_dir={out}", "progress=false"],
+              "diagnose.extremes.percentiles=[90,99]", f"diagnose.output_dir={out}", "progress=false",
+              f"diagnose.climatology.mclimate={mclim}"],
              cache_dir)  # fmt: skip
     scores = xr.open_zarr(out / "scores.zarr").load()
     brier = scores["brier_score"].sel(region="global")
     assert brier.sizes["percentile"] == 2 and np.isfinite(brier.values).all()
     assert np.isfinite(scores["roc_auc"].sel(region="global").values).any()
-    assert json.loads(scores.attrs["climatology"]) == {"path": str(era5), "layout": "wb2"}  # the built one
+    assert str(era5) in scores.attrs["climatology"] and "2022-2022" in scores.attrs["climatology"]  # the built one
+    assert "not the model's M-climate" in scores.attrs["climatology"] and str(mclim) in scores.attrs["mclimate"]
+    assert list(scores["lead_day"].values) == [1] and np.isfinite(scores["efi_daily"].values).all()
+    assert np.all(np.abs(scores["efi_daily"].values) <= 1.0)

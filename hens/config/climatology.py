@@ -55,6 +55,13 @@ class ClimatologyBuildSpec(Group):
         default=101,
     )
     by_month: bool = setting(Flag(), "Group by calendar month (else pool all months).", default=True)
+    window_days: int | None = setting(
+        Int(0),
+        "Day-of-year windows of ± this many days instead of calendar months (e.g. 15); null = months.",
+        default=None,
+        null=None,
+    )
+    doy_step: int = setting(Int(1), "Days between day-of-year window centres (1 = every day).", default=1)
     by_hour: bool = setting(Flag(), "Group the percentiles by hour of day (else pool all hours).", default=True)
     output: str = setting(Text(), "The climatology Zarr to write (must not exist).", fix="set {key}=<path>.zarr")
     memory_gb: float = setting(

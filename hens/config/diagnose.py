@@ -108,6 +108,12 @@ class ClimatologySpec(Group):
     by_month: bool = setting(Flag(), "Truth-run build: group by calendar month.", default=False)
     by_hour: bool = setting(Flag(), "Truth-run build: group by hour of day.", default=False)
     pool_longitude: bool = setting(Flag(), "Truth-run build: pool all longitudes of a latitude.", default=False)
+    mclimate: str | None = setting(
+        Text(),
+        "M-climate Zarr (hens climatology --from-hindcasts): daily EFI and SOT per lead day; null = none.",
+        default=None,
+        null=None,
+    )
     n_quantiles: int = setting(
         Int(3), "Truth-run build: M-climate quantile levels for the EFI (null = 101).", default=101, null=101
     )
@@ -130,6 +136,17 @@ class ExtremesSpec(Group):
     )
     sigma_edges: tuple[float, ...] = setting(
         _SigmaEdges(), "Edges (ensemble σ) of the (truth − mean)/σ histogram; ±inf are added at the ends."
+    )
+    daily_aggregates: tuple[str, ...] = setting(
+        ListOf(Choice(("mean", "max", "min")), duplicates="drop"),
+        "Daily aggregates of the daily EFI/SOT (need diagnose.climatology.mclimate): mean | max | min.",
+        default=("mean",),
+    )
+    efi_lead_days: tuple[int, ...] | None = setting(
+        ListOf(Int(1), duplicates="drop"),
+        "Lead days of the daily EFI/SOT maps; null = every complete lead day the M-climate has.",
+        default=None,
+        null=None,
     )
     map_lead_hours: tuple[float, ...] | None = setting(
         ListOf(Number()),

@@ -89,7 +89,7 @@ class ModelSpec(Group):
         Text(),
         "A name in the dynamics registry (hens.models.dynamics): network = the checkpoints; demo_physics = the demo "
         "world's own model (a perfect-model baseline).",
-        default="network"
+        default="network",
     )
 
     def check(self) -> None:

@@ -1,15 +1,13 @@
 """`hens climatology`: read ERA5 over a range of years and write the climatology Zarr `hens diagnose` reads
-(``diagnose.climatology.path``) — percentiles per calendar month and hour, M-climate quantiles per month.
+(``diagnose.climatology.path``) — percentiles per calendar month (or day-of-year window, ``climatology.window_days``)
+and hour, quantiles per month (or window).
 
 Orchestration only: the ERA5 reader is :func:`hens.data.era5.era5_verification_dataset`, the statistics and the
 layout are :func:`hens.diagnostics.verification.climatology.build_climatology`, applied band by band in bounded
 memory by :func:`hens.diagnostics.verification.climatology_blocks.build_climatology_zarr`.  Derived channels
 (``climatology.derived``) are computed lazily from the ERA5 channels by the formulas `hens diagnose` and `hens
-generate` use (:mod:`hens.data.derived`), element-wise per Dask chunk, and treated like any channel.
-
-Why not by day-of-year window (±15 days)?  `hens diagnose` looks the thresholds up by calendar month
-(:func:`~hens.diagnostics.verification.climatology.month_hour_index`); a day-of-year axis would be a second
-layout that diagnose cannot read, so it is not offered until diagnose learns it.
+generate` use (:mod:`hens.data.derived`), element-wise per Dask chunk, and treated like any channel.  The M-climate
+of the daily EFI/SOT comes from hindcasts: ``hens climatology --from-hindcasts`` (:mod:`hens.diagnostics.mclimate_run`).
 """
 
 from __future__ import annotations
@@ -67,6 +65,8 @@ def run_climatology(spec: ClimatologyRunSpec) -> ClimatologyResult:
         quantile_levels=levels,
         by_month=c.by_month,
         by_hour=c.by_hour,
+        window_days=c.window_days,
+        doy_step=c.doy_step,
         memory_bytes=c.memory_gb * 2**30,
         workers=c.workers,
         scheduler=c.scheduler,

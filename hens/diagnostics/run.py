@@ -28,6 +28,7 @@ from hens.diagnostics.aggregate.spectra_intervals import add_spectra
 from hens.diagnostics.aggregate.tiles import block_chunks, block_forecast
 from hens.diagnostics.cluster import dask_computer
 from hens.diagnostics.ensemble_size import add_ensemble_size, ensemble_size_graph
+from hens.diagnostics.extremes_run import add_daily, daily_graphs, daily_setup, describe_climatology
 from hens.diagnostics.metrics.device import kernel_device
 from hens.diagnostics.verification.climatology import (
     demo_climatology,
@@ -430,6 +431,10 @@ def _score_store(
     clim = _climatology(spec, attrs, inputs.variables, inputs.lat, inputs.lon) if spec.extremes.enabled else None
     options = _block_options(spec, inputs.ens.n_members)
     graphs = _graphs(inputs, spec, options, clim, stores.source)
+    fc = inputs.ens.forecast
+    daily = daily_setup(spec, inputs.variables, inputs.lat, inputs.lon, fc["init_time"].values, inputs.hours)
+    if daily is not None:
+        graphs |= daily_graphs(daily, spec, fc[inputs.variables], stores.source, inputs.ens.n_members)
 
     t_compute = time.perf_counter()
     with dask_computer(spec.dask, progress=spec.progress) as compute:
@@ -437,14 +442,15 @@ def _score_store(
     compute_seconds = time.perf_counter() - t_compute
 
     scores = _scores_dataset(inputs, spec, options, clim, results)
+    if daily is not None:
+        scores = add_daily(scores, inputs.variables, results, daily)
     scores.attrs.update(_provenance(stores, attrs, inputs.ens, spec))
     subset = spectral_member_subset(inputs.ens.n_members, spec.spectral_max_members, spec.seed)
     if spec.spectral and subset is not None:  # recorded only when a subset was taken (all members otherwise)
         scores.attrs["spectra_members"] = [int(m) for m in inputs.ens.forecast["member"].values[subset]]
         scores.attrs["spectra_max_members"] = int(spec.spectral_max_members)
     if clim is not None:
-        scores.attrs["climatology"] = _describe_climatology(clim)
-    fc = inputs.ens.forecast
+        scores.attrs["climatology"] = describe_climatology(clim)
     return _Scored(
         scores=scores,
         variables=inputs.variables,
@@ -548,14 +554,6 @@ def _command_line() -> str:
     return (
         "hens " + " ".join(shlex.quote(a) for a in args) if args is not sys.argv else " ".join(map(shlex.quote, args))
     )
-
-
-def _describe_climatology(clim: xr.Dataset) -> str:
-    if "source" in clim.attrs:
-        return str(clim.attrs["source"])
-    if "period_start" in clim.attrs:
-        return f"truth {clim.attrs['period_start']} … {clim.attrs['period_end']}"
-    return "diagnose.climatology.path"
 
 
 def _provenance(stores: StoreSet, attrs: dict[str, Any], ens: EnsembleData, spec: DiagnoseSpec) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from hens.config import (
 )
 from hens.config.climatology import ClimatologyRunSpec, climatology_spec
 from hens.config.fields import REQUIRED, join_key, schema_keys
+from hens.config.mclimate import MClimateRunSpec, mclimate_spec
 from hens.config.skill import SkillRunSpec, skill_spec
 from hens.errors import ConfigError
 
@@ -120,7 +121,7 @@ GENERATE_CASES = {
     ),
 }
 DIAGNOSE_CASES = {
-    "default": ([], "2aa514826dc34792"),
+    "default": ([], "afc783503bd08834"),
     "boxes": (
         [
             "diagnose.variables=[z500]",
@@ -132,9 +133,9 @@ DIAGNOSE_CASES = {
             "diagnose.dask.scheduler=distributed",
             "progress=false",
         ],
-        "2891a87d38eef5f4",
+        "66c01582591453f2",
     ),
-    "era5": (["verification=era5", "diagnose.verification.path=/data/era5.zarr"], "0c2e2dbe4ca58f5d"),
+    "era5": (["verification=era5", "diagnose.verification.path=/data/era5.zarr"], "cad46219f20dc88b"),
     "climatology": (
         [
             "diagnose.climatology.source=truth",
@@ -143,7 +144,7 @@ DIAGNOSE_CASES = {
             "diagnose.climatology.days=30.5",
             "diagnose.climatology.by_month=true",
         ],
-        "78a840ebe3bd8920",
+        "2a86c3074cd7d6c2",
     ),
     "dask": (
         [
@@ -152,7 +153,7 @@ DIAGNOSE_CASES = {
             "diagnose.dask.n_workers=3",
             "diagnose.dask.address=tcp://h:8786",
         ],
-        "07e7399761dd4130",
+        "274cdfc3162ef141",
     ),
     "misc": (
         [
@@ -166,7 +167,7 @@ DIAGNOSE_CASES = {
             "diagnose.mean.tie_break=low",
             "diagnose.output_dir=/out",
         ],
-        "342738f638d489fa",
+        "7d35f4bd5411278c",
     ),
 }
 
@@ -195,6 +196,7 @@ SCHEMAS = {
     "generate": (GenerateSpec, generate_spec),
     "diagnose": (DiagnoseSpec, diagnose_spec),
     "climatology": (ClimatologyRunSpec, climatology_spec),
+    "mclimate": (MClimateRunSpec, mclimate_spec),
     "skill": (SkillRunSpec, skill_spec),
 }
 

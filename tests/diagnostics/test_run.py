@@ -397,3 +397,6 @@ def test_demo_world_store_finds_its_truth_and_climatology(cache_dir, tmp_path, s
     assert np.isfinite(ds["scores"].sel(metric=["rmse", "crps", "spread"])).all()
     assert float(ds["scores"].sel(metric="rmse", region="global").max()) < 100.0
     assert np.isfinite(ds["efi"]).all() and "efi_map.png" in {p.name for p in result.plots}
+    # the demo world has no hindcast M-climate: the report says plainly that its climate is the truth's
+    assert "the truth's climate, not the model's M-climate" in result.report.read_text()
+    assert "efi_daily" not in ds

@@ -1,4 +1,4 @@
-"""Diagnostics of extremes: the Extreme Forecast Index, outliers, the best member, σ-distance, twCRPS.
+"""Diagnostics of extremes: Extreme Forecast Index, Shift of Tails, outliers, best member, σ-distance, twCRPS.
 
 Pure NumPy (see :mod:`hens.diagnostics.metrics` for the shared conventions): members along ``member_axis``
 (the whole axis in one chunk), the observation without it; per-point float64 results that propagate NaN.
@@ -20,6 +20,7 @@ __all__ = [
     "expected_outlier_fraction",
     "outlier_fraction",
     "sigma_distance",
+    "sot",
     "twcrps",
 ]
 
@@ -154,6 +155,74 @@ def efi(
         bad = np.isnan(members[:, -1]) | np.any(np.isnan(quant), axis=1)
         out[start:stop] = np.where(bad, np.nan, value)
     return out.reshape(point_shape)
+
+
+def _clim_quantile(q: np.ndarray, levels: np.ndarray, p: float) -> np.ndarray:
+    """The climate's ``p``-quantile (p in [0, 1]) per point, linear between the stored levels (exact on them);
+    ``q`` is (N, K) along ``levels``."""
+    j = int(np.clip(np.searchsorted(levels, p, side="right") - 1, 0, levels.size - 2))
+    span = levels[j + 1] - levels[j]
+    w = 0.0 if span <= 0 else float(np.clip((p - levels[j]) / span, 0.0, 1.0))
+    return q[:, j] * (1.0 - w) + q[:, j + 1] * w
+
+
+def sot(
+    clim_quantiles: np.ndarray,
+    forecast: np.ndarray,
+    *,
+    percentile: float = 90.0,
+    tail: float | None = None,
+    member_axis: int = 0,
+    quantile_axis: int = 0,
+    quantile_levels: Sequence[float] | np.ndarray | None = None,
+    bound: float = 10.0,
+) -> np.ndarray:
+    r"""Shift of Tails (Zsótér 2009): how far the forecast's tail reaches beyond the model climate's tail.
+
+    .. math::
+        \mathrm{SOT}(p) = \frac{Q_f(p) - Q_c(p_t)}{Q_c(p_t) - Q_c(p)}
+
+    with :math:`Q_f` the ensemble's quantile (NumPy's linear "type 7" estimate over the members), :math:`Q_c` the
+    model climate's and :math:`p_t` the tail level: ``percentile=90`` (upper tail, :math:`p_t = 99`) or
+    ``percentile=10`` (lower tail, :math:`p_t = 1`). SOT > 0 when at least 10 % of the members lie beyond the
+    climate's 99th (1st) percentile; the larger, the further out. As in ECMWF's products (and earthkit-meteo's
+    ``sot``) values are clipped to ±``bound`` and NaN where :math:`Q_c(p_t) = Q_c(p)` (no tail to scale by).
+    :math:`Q_c` is read from the stored levels, linearly between them (exact when, as with 101 levels, the
+    percentiles are stored).
+
+    Args:
+        clim_quantiles: model-climate quantiles along ``quantile_axis`` (other axes as the forecast's without the
+            member axis, or broadcastable).
+        forecast: members along ``member_axis`` (e.g. daily means).
+        percentile: the forecast/climate percentile, in (0, 50) or (50, 100): 90 upper, 10 lower tail.
+        tail: the tail percentile; default 99 for ``percentile > 50``, 1 below.
+        member_axis, quantile_axis: axes of the members and the quantiles.
+        quantile_levels: levels in [0, 1] of the quantiles, increasing; default evenly spaced from 0 to 1.
+        bound: clip the result to [−bound, bound].
+
+    Returns:
+        float64 array, the forecast's shape without the member axis (dimensionless); NaN where a member or
+        quantile is NaN or the climate's tail has zero width.
+
+    References:
+        Zsótér, E. (2009). The shift of tails index. ECMWF Newsletter / ECMWF forecast products documentation.
+    """
+    if not 0.0 < percentile < 100.0 or percentile == 50.0:
+        raise ValueError(f"sot percentile must be in (0, 50) or (50, 100), got {percentile}")
+    tail = (99.0 if percentile > 50.0 else 1.0) if tail is None else float(tail)
+    f = np.moveaxis(np.asarray(forecast, dtype=np.float64), member_axis, -1)
+    q = np.moveaxis(np.asarray(clim_quantiles, dtype=np.float64), quantile_axis, -1)
+    k = q.shape[-1]
+    q = np.broadcast_to(q, f.shape[:-1] + (k,)).reshape(-1, k)
+    levels = np.linspace(0.0, 1.0, k) if quantile_levels is None else np.asarray(quantile_levels, float)
+    if levels.shape != (k,) or k < 2 or np.any(np.diff(levels) < 0):
+        raise ValueError(f"quantile_levels must be {k} (at least 2) non-decreasing values in [0, 1]")
+    qc = _clim_quantile(q, levels, percentile / 100.0)
+    qt = _clim_quantile(q, levels, tail / 100.0)
+    qf = np.quantile(f.reshape(-1, f.shape[-1]), percentile / 100.0, axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(np.abs(qt - qc) > 0.0, (qf - qt) / (qt - qc), np.nan)
+    return np.clip(value, -bound, bound).reshape(f.shape[:-1])
 
 
 # ----------------------------------------------------------------------------------------------------

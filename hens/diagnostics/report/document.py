@@ -37,7 +37,8 @@ def _plot_captions() -> dict[str, str]:
         "the truth with bootstrap bands, and the small-scale member/truth ratio behind the realism verdict.",
         "reliability": "Reliability diagrams for exceeding climatological percentiles.",
         "roc": "ROC curves and areas for exceeding climatological percentiles.",
-        "efi_map": "Extreme Forecast Index maps of the first start date (one forecast, not a score).",
+        "efi_map": "Extreme Forecast Index of 6-hourly values of the first start date vs the climatology's quantiles.",
+        "efi_sot_daily": "Daily EFI and Shift of Tails of the first start date vs the M-climate of the same lead day.",
         "outliers_sigma": "Outlier fraction vs the calibrated 2/(M+1), and the truth's σ-distance from the mean.",
         "best_member_error": "Absolute error of the best member at each grid point; area means with intervals.",
         "baseline_comparison": "This ensemble vs the baseline store: CRPSS with its paired band, CRPS, RMSE, SSR.",
@@ -63,8 +64,12 @@ _HOW_TO_READ = {
     "in each probability bin). BSS with its interval in the legend; BSS < 0 is worse than climatology.",
     "roc": "Curves above the diagonal discriminate events from non-events; the area (AUC) with its bootstrap "
     "interval is in the legend (0.5: no skill).",
-    "efi_map": "One start date: +1 where all members are above the model climate, −1 where all are below. A "
+    "efi_map": "One start date: +1 where all members are above the climate's maximum, −1 where all are below its "
+    "minimum; the climate is the one named in the title (for the demo world the truth's, not the model's). A "
     "forecast product, not a verification score: no interval, and with few members single values are noisy.",
+    "efi_sot_daily": "ECMWF's products on daily aggregates: the EFI (−1 … 1) and the Shift of Tails (> 0: the "
+    "forecast's 90th percentile beyond the M-climate's 99th, or its 10th below the 1st), each against the "
+    "M-climate of the same lead day built from hindcasts of the model. One forecast, not a score.",
     "outliers_sigma": "Left: the share of points where the truth falls outside all members, against 2/(M+1) "
     "(dashed) with the sampling band a calibrated ensemble would show. Right: (truth − mean)/σ against the "
     "calibrated law √((M+1)/M)·t(M−1) (black steps; N(0,1) for large M) — bars above the steps in the tails "
@@ -284,7 +289,9 @@ def _intro(ds: xr.Dataset, store: Path | Sequence[Path], seconds: float) -> str:
         f"{', '.join(map(str, ds['region'].values))}. Diagnosed in {seconds:.1f} s. Sample: {basis(ds)}."
     )
     if "climatology" in ds.attrs:
-        intro += f" Climatology of the extreme-event thresholds and M-climate: {ds.attrs['climatology']}."
+        intro += f" Climatology of the extreme-event thresholds and of the 6-hourly EFI: {ds.attrs['climatology']}."
+    if "mclimate" in ds.attrs:
+        intro += f" M-climate of the daily EFI and SOT: {ds.attrs['mclimate']}."
     return intro
 
 

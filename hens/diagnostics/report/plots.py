@@ -13,6 +13,7 @@ import xarray as xr
 
 from hens.constants import EARTH_RADIUS_KM
 from hens.diagnostics.report.calibration_plots import plot_outliers, plot_rank_histograms
+from hens.diagnostics.report.daily_plots import plot_daily_extremes
 from hens.diagnostics.report.ensemble_size import plot_ensemble_size
 from hens.diagnostics.report.event_plots import plot_reliability, plot_roc
 from hens.diagnostics.report.style import (
@@ -262,13 +263,13 @@ def plot_efi_maps(ds: xr.Dataset, path: Path, init_index: int = 0) -> Path:
             ax.set_ylabel("latitude [°N]")
             ax.set_ylim(-90, 90)
     if mesh is not None:
-        fig.colorbar(mesh, ax=axes, shrink=0.9, label="EFI [1]  (+1: all members above the M-climate)")
+        fig.colorbar(mesh, ax=axes, shrink=0.9, label="EFI [1]  (+1: all members above the climate)")
     n_init = ds.sizes["init_time"]
     clim = ds.attrs.get("climatology", "the model climate")
     fig.suptitle(
-        "Extreme Forecast Index vs the model climate (M-climate)\n"
+        "Extreme Forecast Index of 6-hourly values vs the climatology's quantiles\n"
         f"start date {init} only ({init_index + 1} of {n_init}) × M = {int(ds.attrs.get('n_members', 0))} members, "
-        f"{ds.sizes['lat'] * ds.sizes['lon']} grid points; M-climate: {clim}\n"
+        f"{ds.sizes['lat'] * ds.sizes['lon']} grid points; climate: {clim}\n"
         f"one forecast, not a verification score (no interval); with M = {int(ds.attrs.get('n_members', 0))} "
         "members each value carries sampling noise",
         fontsize=9,
@@ -343,6 +344,8 @@ def make_plots(ds: xr.Dataset, folder: Path) -> list[Path]:
         paths.append(plot_roc(ds, folder / "roc.png"))
     if "efi" in ds:
         paths.append(plot_efi_maps(ds, folder / "efi_map.png"))
+    if "efi_daily" in ds:
+        paths.append(plot_daily_extremes(ds, folder / "efi_sot_daily.png"))
     paths.append(plot_outliers(ds, folder / "outliers_sigma.png"))
     if "best_member_error_map" in ds:
         paths.append(plot_best_member_maps(ds, folder / "best_member_error.png"))

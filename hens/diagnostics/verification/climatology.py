@@ -93,8 +93,14 @@ def build_climatology(
     by_month: bool = True,
     by_hour: bool = True,
     pool_longitude: bool = False,
+    window_days: int | None = None,
+    doy_step: int = 1,
 ) -> xr.Dataset:
     """Percentiles per calendar month (and hour) and M-climate quantiles per month, at every grid point.
+
+    With ``window_days`` the season axis is ``dayofyear`` instead of ``month``: centres 1, 1 + ``doy_step``, … of
+    the 365-day year (29 February counts as 28 February), each pooling every time whose day of year is within
+    ± ``window_days`` of it (circularly, over all years) — :func:`season_groups`.
 
     Args:
         truth: variables ``(time, lat, lon)`` over a long period (e.g. years of reanalysis).
@@ -104,6 +110,7 @@ def build_climatology(
         by_hour: group the percentiles by hour of day (else pool, ``hour = [-1]``).
         pool_longitude: pool all longitudes of a latitude (for zonally symmetric statistics, as in the demo
             world); the result is the same at every longitude.
+        window_days, doy_step: day-of-year windows (see above); None = calendar months (``by_month``).
 
     Returns:
         Dataset in the layout of the module docstring, float32, with attribute ``n_samples_min`` (the
@@ -115,9 +122,8 @@ def build_climatology(
     levels = np.linspace(0.0, 1.0, 101) if quantile_levels is None else np.asarray(quantile_levels, dtype=np.float64)
     pct = np.asarray(percentiles, dtype=np.float64)
     times = truth["time"].to_index()
-    months = np.asarray(times.month) if by_month else np.zeros(len(times), dtype=np.int64)
+    season, month_axis, groups = season_groups(times.values, by_month=by_month, window_days=window_days, step=doy_step)
     hours = np.asarray(times.hour) if by_hour else np.full(len(times), ALL_HOURS, dtype=np.int64)
-    month_axis = np.arange(1, 13) if by_month else np.array([ALL_MONTHS])
     hour_axis = np.unique(hours)
     n_lat, n_lon = truth.sizes["lat"], truth.sizes["lon"]
     data_vars: dict[str, Any] = {}
@@ -126,25 +132,25 @@ def build_climatology(
         values = np.asarray(truth[var].transpose("time", "lat", "lon").values, dtype=np.float64)
         if pool_longitude:  # [time, lat, lon] → [time × lon, lat, 1]
             values = np.moveaxis(values, 2, 1).reshape(-1, n_lat, 1)
-            months_v, hours_v = np.repeat(months, n_lon), np.repeat(hours, n_lon)
+            groups_v, hours_v = np.repeat(groups, n_lon, axis=1), np.repeat(hours, n_lon)
         else:
-            months_v, hours_v = months, hours
+            groups_v, hours_v = groups, hours
         width = 1 if pool_longitude else n_lon
         p_out = np.empty((pct.size, month_axis.size, hour_axis.size, n_lat, width), dtype=np.float32)
         q_out = np.empty((levels.size, month_axis.size, n_lat, width), dtype=np.float32)
         for mi, month in enumerate(month_axis):
-            in_month = months_v == month
+            in_month = groups_v[mi]
             if not in_month.any():
                 raise HensError(
-                    f"the climatology period has no data in month {month}; lengthen diagnose.climatology.days "
-                    "(at least a year) or set diagnose.climatology.by_month=false"
+                    f"the climatology period has no data in {season} {month}; lengthen the period (at least a "
+                    "year) or set by_month=false"
                 )
             q_out[:, mi] = np.quantile(values[in_month], levels, axis=0)
             for hi, hour in enumerate(hour_axis):
                 sel = in_month & (hours_v == hour)
                 if not sel.any():
                     raise HensError(
-                        f"the climatology period has no data in month {month} at hour {hour}; lengthen "
+                        f"the climatology period has no data in {season} {month} at hour {hour}; lengthen "
                         "diagnose.climatology.days or set diagnose.climatology.by_hour=false"
                     )
                 n_min = min(n_min, int(sel.sum()))
@@ -153,17 +159,46 @@ def build_climatology(
             p_out = np.broadcast_to(p_out, p_out.shape[:-1] + (n_lon,)).copy()
             q_out = np.broadcast_to(q_out, q_out.shape[:-1] + (n_lon,)).copy()
         data_vars[str(var)] = (p_out, q_out, dict(truth[var].attrs))
-    ds = climatology_dataset(data_vars, pct, levels, month_axis, hour_axis, truth["lat"].values, truth["lon"].values)
+    ds = climatology_dataset(
+        data_vars, pct, levels, month_axis, hour_axis, truth["lat"].values, truth["lon"].values, season=season
+    )
     ds.attrs.update(
         {
             "n_samples_min": int(n_min),
             "period_start": str(times.min()),
             "period_end": str(times.max()),
             "pool_longitude": int(pool_longitude),
-            "comment": "percentiles per calendar month and hour; M-climate quantiles per calendar month",
+            "comment": f"percentiles per {season} and hour; quantiles per {season}",
+            **({"window_days": int(window_days)} if window_days is not None else {}),
         }
     )
     return ds
+
+
+def season_groups(
+    times: np.ndarray, *, by_month: bool, window_days: int | None, step: int = 1
+) -> tuple[str, np.ndarray, np.ndarray]:
+    """The season axis of a climatology and which times each of its entries pools.
+
+    Returns:
+        ``(name, axis, members)``: ``"month"`` with 1 … 12 (or ``[0]``, all pooled, when not ``by_month``) and a
+        time in the group of its calendar month; or, with ``window_days``, ``"dayofyear"`` with the centres 1,
+        1 + step, … ≤ 365 and a time in every group whose centre is within ± ``window_days`` of its day of year
+        (circular, 365-day year). ``members`` is boolean ``[group, time]``.
+    """
+    from hens.diagnostics.verification.mclimate import day_of_year, doy_distance
+
+    t = np.asarray(times, dtype="datetime64[ns]")
+    if window_days is not None:
+        axis = np.arange(1, 366, int(step), dtype=np.int64)
+        return "dayofyear", axis, doy_distance(axis, day_of_year(t)) <= int(window_days)
+    import pandas as pd
+
+    if not by_month:
+        return "month", np.array([ALL_MONTHS]), np.ones((1, t.size), dtype=bool)
+    months = np.asarray(pd.DatetimeIndex(t).month)
+    axis = np.arange(1, 13)
+    return "month", axis, months[None, :] == axis[:, None]
 
 
 def climatology_dataset(
@@ -174,15 +209,16 @@ def climatology_dataset(
     hours: np.ndarray,
     lat: np.ndarray,
     lon: np.ndarray,
+    season: str = "month",
 ) -> xr.Dataset:
     """The climatology layout `hens diagnose` reads: per variable ``<var>_percentiles`` (percentile, month, hour,
     lat, lon) and ``<var>_quantiles`` (quantile, month, lat, lon) from ``fields[var] = (percentiles, quantiles,
     attrs)`` (NumPy or Dask arrays, units of the variable); percentiles in %, quantile levels in [0, 1]."""
     data_vars: dict[str, Any] = {}
     for var, (p, q, attrs) in fields.items():
-        data_vars[percentile_name(var)] = (("percentile", "month", "hour", "lat", "lon"), p, attrs)
-        data_vars[quantile_name(var)] = (("quantile", "month", "lat", "lon"), q, attrs)
-    coords = {"percentile": percentiles, "quantile": levels, "month": months, "hour": hours, "lat": lat, "lon": lon}
+        data_vars[percentile_name(var)] = (("percentile", season, "hour", "lat", "lon"), p, attrs)
+        data_vars[quantile_name(var)] = (("quantile", season, "lat", "lon"), q, attrs)
+    coords = {"percentile": percentiles, "quantile": levels, season: months, "hour": hours, "lat": lat, "lon": lon}
     return xr.Dataset(data_vars, coords=coords)
 
 
@@ -218,7 +254,12 @@ def month_hour_index(clim: xr.Dataset, valid: np.ndarray) -> tuple[np.ndarray, n
             )
         return np.array([lookup[int(w)] for w in wanted], dtype=np.int64)
 
-    mi = positions(months, np.asarray(idx.month), ALL_MONTHS, "month")
+    if clim.attrs.get("season_axis") == "dayofyear":  # a day-of-year climatology: the nearest centre
+        from hens.diagnostics.verification.mclimate import day_of_year, doy_distance
+
+        mi = np.argmin(doy_distance(day_of_year(t.ravel()), months), axis=1).astype(np.int64)
+    else:
+        mi = positions(months, np.asarray(idx.month), ALL_MONTHS, "month")
     hi = positions(hours, np.asarray(idx.hour), ALL_HOURS, "hour")
     return mi.reshape(t.shape), hi.reshape(t.shape)
 
@@ -238,6 +279,9 @@ def load_climatology(path: str | Path, variables: Sequence[str], lat: np.ndarray
         clim = open_zarr_quiet(p, consolidated=None)
     except Exception as err:  # noqa: BLE001
         raise HensError(f"diagnose.climatology.path={path} cannot be opened as Zarr ({err})") from err
+    if "dayofyear" in clim.dims:  # day-of-year windows: the pipeline indexes the season axis as ``month``
+        clim = clim.rename({"dayofyear": "month"})
+        clim.attrs["season_axis"] = "dayofyear"
     missing = [n for v in variables for n in (percentile_name(v), quantile_name(v)) if n not in clim]
     if missing:
         raise HensError(

@@ -33,15 +33,15 @@ import xarray as xr
 
 from hens.diagnostics.verification.climatology import (
     ALL_HOURS,
-    ALL_MONTHS,
     build_climatology,
     climatology_dataset,
     percentile_name,
     quantile_name,
+    season_groups,
 )
 from hens.errors import HensError
 
-__all__ = ["BYTES_PER_VALUE", "BlockPlan", "build_climatology_zarr", "check_period", "plan_blocks"]
+__all__ = ["BYTES_PER_VALUE", "BlockPlan", "build_climatology_zarr", "compute_tasks", "check_period", "plan_blocks"]
 
 BYTES_PER_VALUE = 32
 """Working bytes per (time, lat, lon) value of a band in :func:`build_climatology`: the float32 read (4), its
@@ -88,37 +88,38 @@ def plan_blocks(n_times: int, n_lat: int, n_lon: int, n_vars: int, memory_bytes:
     )
 
 
-def check_period(times: np.ndarray, *, by_month: bool, by_hour: bool) -> np.ndarray:
-    """The hour axis of the climatology, after checking that every (month, hour) group has data.
+def check_period(
+    times: np.ndarray, *, by_month: bool, by_hour: bool, window_days: int | None = None, doy_step: int = 1
+) -> tuple[str, np.ndarray, np.ndarray]:
+    """The season axis (name, values) and hour axis of the climatology, after checking that every (season, hour)
+    group has data (seasons: :func:`~hens.diagnostics.verification.climatology.season_groups`).
 
     Raises:
-        HensError: naming the first empty month (or month and hour) and the keys that fix it.
+        HensError: naming the first empty month or day-of-year window (or with its hour) and the keys that fix it.
     """
     import pandas as pd
 
     idx = pd.DatetimeIndex(np.asarray(times, dtype="datetime64[ns]"))
     if idx.size == 0:
-        raise HensError("the ERA5 store has no data in climatology.start … climatology.end; choose years it covers")
-    months = np.asarray(idx.month) if by_month else np.full(idx.size, ALL_MONTHS)
+        raise HensError("the ERA5 period has no data in climatology.start … climatology.end; choose years it covers")
+    season, axis, groups = season_groups(idx.values, by_month=by_month, window_days=window_days, step=doy_step)
     hours = np.asarray(idx.hour) if by_hour else np.full(idx.size, ALL_HOURS)
     hour_axis = np.unique(hours)
-    for month in range(1, 13) if by_month else [ALL_MONTHS]:
-        present = set(hours[months == month].tolist())
+    fix = "widen climatology.window_days" if window_days is not None else "set climatology.by_month=false"
+    for value, members in zip(axis, groups, strict=True):
+        present = set(hours[members].tolist())
         if not present:
-            raise HensError(
-                f"the ERA5 period has no data in month {month}; widen climatology.start/end or set "
-                "climatology.by_month=false"
-            )
+            raise HensError(f"the ERA5 period has no data in {season} {value}; widen climatology.start/end or {fix}")
         missing = [int(h) for h in hour_axis if int(h) not in present]
         if missing:
             raise HensError(
-                f"the ERA5 period has no data in month {month} at hour {missing[0]}; widen climatology.start/end or "
+                f"the ERA5 period has no data in {season} {value} at hour {missing[0]}; widen climatology.start/end or "
                 "set climatology.by_hour=false"
             )
-    return hour_axis
+    return season, axis, hour_axis
 
 
-def _compute(tasks: list[Any], *, workers: int, scheduler: str, progress: bool, label: str) -> list[Any]:
+def compute_tasks(tasks: list[Any], *, workers: int, scheduler: str, progress: bool, label: str) -> list[Any]:
     """Run Dask delayed tasks on ``workers`` threads (or synchronously), with a progress bar when asked."""
     import contextlib
 
@@ -155,17 +156,32 @@ def _transpose(truth: xr.Dataset, scratch: Path, plan: BlockPlan, run: dict[str,
         template.to_zarr(str(scratch), mode="w", zarr_format=3, compute=False, consolidated=False)
 
     def copy(start: int, stop: int) -> None:
-        block = truth.isel(time=slice(start, stop)).drop_vars(["lat", "lon", "time"]).load()
+        # Read each channel's block with Dask's synchronous scheduler and write it with the Zarr API: going through
+        # xarray's to_zarr(region=…) and a threaded nested compute left memory resident that grew with the period
+        # (docs/benchmarks.md); this path holds about two blocks whatever the period.
+        import zarr
+
         with quiet_zarr():
-            block.astype(np.float32).to_zarr(str(scratch), region={"time": slice(start, stop)}, zarr_format=3)
+            group = zarr.open_group(str(scratch), mode="r+")
+            for var in truth.data_vars:
+                data = truth[var].variable.data[start:stop]
+                block = data.compute(scheduler="synchronous") if hasattr(data, "dask") else np.asarray(data)
+                group[str(var)][start:stop] = np.asarray(block, dtype=np.float32)
+                del block
 
     starts = range(0, n_times, plan.time_block)
     tasks = [dask.delayed(copy)(s, min(s + plan.time_block, n_times)) for s in starts]
-    _compute(tasks, label="pass 1/2, copying time blocks", **run)
+    compute_tasks(tasks, label="pass 1/2, copying time blocks", **run)
 
 
 def _template(
-    truth: xr.Dataset, percentiles: np.ndarray, levels: np.ndarray, months: np.ndarray, hours: np.ndarray, rows: int
+    truth: xr.Dataset,
+    percentiles: np.ndarray,
+    levels: np.ndarray,
+    months: np.ndarray,
+    hours: np.ndarray,
+    rows: int,
+    season: str = "month",
 ) -> xr.Dataset:
     """The output's metadata: every ``<var>_percentiles`` / ``<var>_quantiles`` as lazy zeros chunked by band."""
     import dask.array as da
@@ -178,7 +194,8 @@ def _template(
         p = da.zeros(p_shape, chunks=(*p_shape[:3], rows, n_lon), dtype=np.float32)
         q = da.zeros(q_shape, chunks=(*q_shape[:2], rows, n_lon), dtype=np.float32)
         data_vars[str(var)] = (p, q, dict(truth[var].attrs))
-    return climatology_dataset(data_vars, percentiles, levels, months, hours, truth["lat"].values, truth["lon"].values)
+    lat, lon = truth["lat"].values, truth["lon"].values
+    return climatology_dataset(data_vars, percentiles, levels, months, hours, lat, lon, season=season)
 
 
 def _bands(
@@ -209,7 +226,7 @@ def _bands(
         return int(clim.attrs["n_samples_min"])
 
     tasks = [dask.delayed(band)(v, s, min(s + plan.rows, n_lat)) for v in variables for s in range(0, n_lat, plan.rows)]
-    return min(_compute(tasks, label="pass 2/2, percentiles per latitude band", **run))
+    return min(compute_tasks(tasks, label="pass 2/2, percentiles per latitude band", **run))
 
 
 def build_climatology_zarr(
@@ -220,6 +237,8 @@ def build_climatology_zarr(
     quantile_levels: Sequence[float],
     by_month: bool = True,
     by_hour: bool = True,
+    window_days: int | None = None,
+    doy_step: int = 1,
     memory_bytes: float = 2 * 2**30,
     workers: int = 1,
     scheduler: str = "threads",
@@ -232,7 +251,7 @@ def build_climatology_zarr(
         truth: lazy float32 variables ``(time, lat, lon)``, one per channel (e.g. from
             :func:`hens.data.era5.era5_verification_dataset`), already restricted to the period.
         output: the Zarr to write; must not exist.
-        percentiles, quantile_levels, by_month, by_hour: as :func:`build_climatology`.
+        percentiles, quantile_levels, by_month, by_hour, window_days, doy_step: as :func:`build_climatology`.
         memory_bytes: budget of one task (:func:`plan_blocks`).
         workers, scheduler, progress: the Dask run (threads or synchronous).
         attrs: extra global attributes (e.g. the source and the resolved config).
@@ -246,8 +265,9 @@ def build_climatology_zarr(
     out = Path(output)
     if out.exists():
         raise HensError(f"climatology.output={output} exists; remove it or choose another path (nothing was changed)")
-    hours = check_period(truth["time"].values, by_month=by_month, by_hour=by_hour)
-    months = np.arange(1, 13) if by_month else np.array([ALL_MONTHS])
+    season, months, hours = check_period(
+        truth["time"].values, by_month=by_month, by_hour=by_hour, window_days=window_days, doy_step=doy_step
+    )
     pct = np.asarray(percentiles, dtype=np.float64)
     levels = np.asarray(quantile_levels, dtype=np.float64)
     variables = [str(v) for v in truth.data_vars]
@@ -258,17 +278,25 @@ def build_climatology_zarr(
     for leftover in (partial, scratch):
         shutil.rmtree(leftover, ignore_errors=True)
     run = {"workers": workers, "scheduler": scheduler, "progress": progress}
-    options = {"percentiles": pct, "quantile_levels": levels, "by_month": by_month, "by_hour": by_hour}
+    options = {
+        "percentiles": pct,
+        "quantile_levels": levels,
+        "by_month": by_month,
+        "by_hour": by_hour,
+        "window_days": window_days,
+        "doy_step": doy_step,
+    }
     from hens.io.zarr_open import quiet_zarr
 
     try:
-        template = _template(truth, pct, levels, months, hours, plan.rows)
+        template = _template(truth, pct, levels, months, hours, plan.rows, season)
         times = truth["time"].to_index()
         template.attrs = {
             "period_start": str(times.min()),
             "period_end": str(times.max()),
             "pool_longitude": 0,
-            "comment": "percentiles per calendar month and hour; M-climate quantiles per calendar month",
+            "comment": f"percentiles per {season} and hour; quantiles per {season}",
+            **({"window_days": int(window_days)} if window_days is not None else {}),
             **(attrs or {}),
         }
         with quiet_zarr():

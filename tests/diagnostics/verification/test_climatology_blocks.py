@@ -93,6 +93,7 @@ def test_a_missing_month_or_existing_output_is_a_one_line_error_and_nothing_is_l
 
 def test_pooled_months_and_hours():
     times = _times("2001-03-01", "2001-03-03")
-    assert list(check_period(times, by_month=False, by_hour=False)) == [-1]
+    season, axis, hours = check_period(times, by_month=False, by_hour=False)
+    assert (season, list(axis), list(hours)) == ("month", [0], [-1])
     with pytest.raises(HensError, match="month 1"):
         check_period(times, by_month=True, by_hour=False)
