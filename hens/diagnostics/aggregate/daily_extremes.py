@@ -2,7 +2,7 @@
 the same lead day.
 
 For every start date, lead day and daily aggregate, the members' daily values
-(:func:`hens.diagnostics.aggregate.daily.daily_aggregate`) meet the M-climate quantiles of that lead day at the
+(:func:`hens.diagnostics.metrics.daily.daily_aggregate`) meet the M-climate quantiles of that lead day at the
 centre nearest the start date (:mod:`hens.diagnostics.verification.mclimate`):
 :func:`~hens.diagnostics.metrics.extremes.efi` and :func:`~hens.diagnostics.metrics.extremes.sot` at the 90th
 (upper tail, against the 99th) and 10th (lower tail, against the 1st) percentiles.
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
-from hens.diagnostics.aggregate.daily import daily_aggregate
+from hens.diagnostics.metrics.daily import daily_aggregate
 from hens.diagnostics.metrics.extremes import efi, sot
 
 __all__ = ["daily_extremes_lazy"]
@@ -36,7 +36,7 @@ def daily_extremes_lazy(
         mclimate: ``(aggregate, quantile, centre, lead_day, lat, lon)`` with coordinate ``quantile`` (levels).
         centre_index: ``(init_time,)`` positions along ``centre`` for each start date.
         days: the lead days to score and their positions along ``lead_time``
-            (:func:`hens.diagnostics.aggregate.daily.lead_days`), all present in ``mclimate["lead_day"]``.
+            (:func:`hens.diagnostics.metrics.daily.lead_days`), all present in ``mclimate["lead_day"]``.
         aggregates: daily aggregates, all present in ``mclimate["aggregate"]``.
 
     Returns:

@@ -10,7 +10,7 @@ For every channel ``<var>``:
 
 * ``<var>_mclimate(aggregate, quantile, centre, lead_day, lat, lon)`` float32 — the quantiles at levels
   ``quantile`` ∈ [0, 1] of the daily ``aggregate`` (``mean`` | ``max`` | ``min``,
-  :mod:`hens.diagnostics.aggregate.daily`) of lead day ``lead_day``, pooled over every member and every
+  :mod:`hens.diagnostics.metrics.daily`) of lead day ``lead_day``, pooled over every member and every
   hindcast start date whose day of year is within ``window_days`` of the ``centre``;
 
 coordinates ``centre`` (``MM-DD`` strings) with ``centre_doy`` (its day of year in a 365-day year) and

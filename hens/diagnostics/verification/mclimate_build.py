@@ -1,7 +1,7 @@
 """Write an M-climate Zarr (layout: :mod:`hens.diagnostics.verification.mclimate`) from hindcast stores, in blocks.
 
 One task per (channel, lead day, latitude band): it reads that day's steps of every hindcast start date and
-member for the band, forms the daily aggregates (:mod:`hens.diagnostics.aggregate.daily`), takes the quantiles
+member for the band, forms the daily aggregates (:mod:`hens.diagnostics.metrics.daily`), takes the quantiles
 of every centre's window (:func:`~hens.diagnostics.verification.mclimate.window_quantiles`) and writes its own
 chunks.  The band height follows from the memory budget (:func:`plan_mclimate`), so one task holds at most
 about ``memory_bytes`` whatever the number of lead days, channels or centres; tasks run on ``workers`` Dask
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from hens.diagnostics.aggregate.daily import daily_values, lead_days
+from hens.diagnostics.metrics.daily import daily_values, lead_days
 from hens.diagnostics.verification.climatology_blocks import compute_tasks
 from hens.diagnostics.verification.mclimate import day_of_year, mclimate_name, window_members, window_quantiles
 from hens.errors import HensError

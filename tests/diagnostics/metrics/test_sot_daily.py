@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from hens.diagnostics.aggregate.daily import daily_aggregate, lead_days
+from hens.diagnostics.metrics.daily import daily_aggregate, lead_days
 from hens.diagnostics.metrics.extremes import efi, sot
 from hens.errors import HensError
 
