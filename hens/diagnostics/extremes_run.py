@@ -16,9 +16,9 @@ import numpy as np
 import xarray as xr
 
 from hens.config import DiagnoseSpec
-from hens.diagnostics.metrics.daily import lead_days
 from hens.diagnostics.aggregate.daily_extremes import daily_extremes_lazy
 from hens.diagnostics.aggregate.tiles import block_chunks, block_forecast
+from hens.diagnostics.metrics.daily import lead_days
 from hens.diagnostics.verification.mclimate import centre_index, load_mclimate, mclimate_name
 from hens.errors import HensError
 
