@@ -270,7 +270,8 @@ def main() -> None:
     meta["members"] = {d: int(stats[d]["_meta"]["members"]) for d in args.designs}
     payload = {"meta": meta, "results": results, "growth_48h": growth, "seconds": time.perf_counter() - t}
     (args.out / "results.json").write_text(json.dumps(payload, indent=1))
-    from scripts.design_report import write_report
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script from anywhere
+    from design_report import write_report
 
     write_report(payload, args.out)
     print(f"wrote {args.out} in {time.perf_counter() - t:.0f} s")
