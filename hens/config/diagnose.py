@@ -246,6 +246,14 @@ class DiagnoseSpec(Group):
         null=None,
         fix="e.g. {key}=[z500,t850]",
     )
+    plot_variables: tuple[str, ...] | None = setting(
+        ListOf(Text()),
+        "Variables drawn in the plots (in this order, among those scored); null = all; none scored = all.",
+        key="diagnose.plot_variables",
+        default=("z500", "t850", "u500", "v500"),
+        null=None,
+        fix="e.g. {key}=[z500,t850] or {key}=null",
+    )
     derived_channels: tuple[str, ...] = setting(
         ListOf(Choice(tuple(DERIVED)), nonempty=False),
         "Derived channels computed from the store's channels and scored too; [] = none.",

@@ -501,7 +501,7 @@ def diagnose(store: Path | Sequence[Path | str], spec: DiagnoseSpec) -> Diagnose
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / OUTPUT_MARK).touch()
     scores_path = _write_scores(scores, out_dir, spec.format)
-    plots = make_plots(scores, out_dir / "plots")
+    plots = make_plots(scores, out_dir / "plots", spec.plot_variables)
     lines = verdicts(scores)
     comparison = None
     if base is not None:

@@ -121,7 +121,7 @@ GENERATE_CASES = {
     ),
 }
 DIAGNOSE_CASES = {
-    "default": ([], "afc783503bd08834"),
+    "default": ([], "eb4f546e3d5d6eac"),
     "boxes": (
         [
             "diagnose.variables=[z500]",
@@ -133,9 +133,9 @@ DIAGNOSE_CASES = {
             "diagnose.dask.scheduler=distributed",
             "progress=false",
         ],
-        "66c01582591453f2",
+        "00f5f53f82cad2d0",
     ),
-    "era5": (["verification=era5", "diagnose.verification.path=/data/era5.zarr"], "cad46219f20dc88b"),
+    "era5": (["verification=era5", "diagnose.verification.path=/data/era5.zarr"], "03e21c0eb965e0ff"),
     "climatology": (
         [
             "diagnose.climatology.source=truth",
@@ -144,7 +144,7 @@ DIAGNOSE_CASES = {
             "diagnose.climatology.days=30.5",
             "diagnose.climatology.by_month=true",
         ],
-        "2a86c3074cd7d6c2",
+        "7e4f878a60415ca8",
     ),
     "dask": (
         [
@@ -153,7 +153,7 @@ DIAGNOSE_CASES = {
             "diagnose.dask.n_workers=3",
             "diagnose.dask.address=tcp://h:8786",
         ],
-        "274cdfc3162ef141",
+        "34658851a8fe34d1",
     ),
     "misc": (
         [
@@ -167,7 +167,7 @@ DIAGNOSE_CASES = {
             "diagnose.mean.tie_break=low",
             "diagnose.output_dir=/out",
         ],
-        "7d35f4bd5411278c",
+        "b338204fd3da713e",
     ),
 }
 

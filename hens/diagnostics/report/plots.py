@@ -6,6 +6,7 @@ returns its path; :func:`make_plots` draws every figure the dataset has data for
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -330,9 +331,23 @@ def plot_best_member_maps(ds: xr.Dataset, path: Path) -> Path:
     return save(fig, path)
 
 
-def make_plots(ds: xr.Dataset, folder: Path) -> list[Path]:
-    """Draw every plot the scores dataset has data for into ``folder``; returns the PNG paths."""
+def plotted_variables(scored: Sequence[str], wanted: Sequence[str] | None) -> list[str]:
+    """The variables to draw: ``wanted`` (``diagnose.plot_variables``) in its order, among the ``scored`` ones;
+    every scored variable when ``wanted`` is None or names none of them."""
+    chosen = [v for v in (wanted or ()) if v in scored]
+    return chosen or list(scored)
+
+
+def make_plots(ds: xr.Dataset, folder: Path, variables: Sequence[str] | None = None) -> list[Path]:
+    """Draw every plot the scores dataset has data for into ``folder``, for :func:`plotted_variables` of
+    ``variables`` (the scores keep every variable; the figures' notes name what is shown); returns the PNG paths."""
     folder = Path(folder)
+    scored = [str(v) for v in ds["variable"].values]
+    shown = plotted_variables(scored, variables)
+    if shown != scored:
+        note = f"plots show {', '.join(shown)} of the {len(scored)} scored variables (diagnose.plot_variables)"
+        ds = ds.sel(variable=shown)
+        ds.attrs = {**ds.attrs, "plotted_variables_note": note}
     paths = [
         plot_scores_vs_lead(ds, folder / "scores_vs_lead.png"),
         plot_rank_histograms(ds, folder / "rank_histograms.png"),

@@ -79,6 +79,8 @@ def sample_note(ds: xr.Dataset, region: str | None = None) -> str:
         conf = float(ds.attrs.get("bootstrap_confidence", 0.9))
         unit = str(ds.attrs["bootstrap_unit"]).split(" (")[0]
         text += f"; bands: {conf:.0%} bootstrap over {int(ds.attrs.get('n_units', 0))} units ({unit})"
+    if "plotted_variables_note" in ds.attrs:
+        text += f"\n{ds.attrs['plotted_variables_note']}"
     return text
 
 
