@@ -214,6 +214,10 @@ def test_swapped_checkpoint_weights_refuse_the_resume(tmp_path, cache_dir):
     _one_error_line(run_hens(args, cache_dir, check=False), "checkpoint.demo_sfno_s0.weights_sha256")
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _mid_run(store: Path, cache_dir: Path, signum: int) -> subprocess.CompletedProcess:
     proc = subprocess.Popen(
         [sys.executable, "-m", "hens", "generate", *LONG, f"output.path={store}"],
@@ -221,6 +225,9 @@ def _mid_run(store: Path, cache_dir: Path, signum: int) -> subprocess.CompletedP
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # a shell that starts the test run in the background (`pytest … &`) hands its children SIGINT ignored, and
+        # Python then installs no KeyboardInterrupt handler: give the run SIGINT's default, as a terminal user has
+        preexec_fn=_default_sigint,
     )
     done = store / ".hens" / "done"
     deadline = time.time() + 120
