@@ -44,13 +44,6 @@ DESIGNS: dict[str, list[str]] = {
     "hens": [],
     "physics_perfect_model": ["model=demo_physics"],
 }
-LABELS = {
-    "one_checkpoint_bred": "(i) 1 checkpoint + bred",
-    "checkpoints_only": "(ii) 4 checkpoints, no IC pert.",
-    "checkpoints_gaussian": "(iii) 4 checkpoints + Gaussian",
-    "hens": "(iv) HENS: 4 checkpoints + bred",
-    "physics_perfect_model": "(v) perfect model (reference)",
-}
 REGIONS = {"global": -90.0, "nh_extratropics": 20.0}
 
 
@@ -84,7 +77,7 @@ def date_statistics(store: Path, variables: list[str]) -> dict[str, dict[str, np
     """Per start date additive statistics of each variable and region: ``{var/region: {name: (D, L, …)}}``."""
     import xarray as xr
 
-    from hens.demo.world import DemoWorldSpec, truth_states
+    from hens.demo.world import DEMO_CHANNELS, DemoWorldSpec, truth_states
     from hens.diagnostics.metrics.crps import fair_crps
     from hens.diagnostics.metrics.rank import obs_rank, rank_counts
     from hens.diagnostics.metrics.spectra import angular_power_spectrum
@@ -99,7 +92,7 @@ def date_statistics(store: Path, variables: list[str]) -> dict[str, dict[str, np
     for d, t0 in enumerate(ds["init_time"].values):
         truth_all = truth_states(spec, t0 + leads)  # [L, C, H, W]
         for var in variables:
-            c = spec_channel(var)
+            c = DEMO_CHANNELS.index(var)
             fc = ds[var].isel(init_time=d).values.astype(np.float64)  # [M, L, H, W]
             truth = truth_all[:, c].astype(np.float64)  # [L, H, W]
             crps = fair_crps(fc, truth, member_axis=0)
@@ -127,12 +120,6 @@ def date_statistics(store: Path, variables: list[str]) -> dict[str, dict[str, np
     return {key: {k: np.stack(v) for k, v in stats.items()} for key, stats in out.items()} | {
         "_meta": {"members": np.array(m), "lead_hours": leads / np.timedelta64(1, "h")}
     }
-
-
-def spec_channel(var: str) -> int:
-    from hens.demo.world import DEMO_CHANNELS
-
-    return DEMO_CHANNELS.index(var)
 
 
 def finish(sums: Mapping[str, np.ndarray], n_members: int, n_dates: int) -> dict[str, np.ndarray]:
