@@ -1,6 +1,6 @@
 """`hens diagnose` at 0.25° for growing ensembles: wall time per member-field and peak memory, budget on vs off.
 
-    python scripts/bench_diagnose_scale.py [--members 32 128] [--leads 1] [--memory-gb 0.5] [--repeats 1]
+    python scripts/bench_diagnose_scale.py [--members 32 128] [--leads 1] [--memory-gb 0.5] [--baseline-up-to M]
                                            [--out bench_results/diagnose_scale.json]
 
 For each M in ``--members`` a synthetic store is written at 721×1440 through hens' own writer
@@ -12,7 +12,9 @@ valid times (layout ``hens``: ``time, lat, lon``).  Then ``hens diagnose`` runs 
 (no 0.25° climatology is built here), spectra on with the default ``diagnose.spectral.max_members`` — twice per M:
 
 - **baseline**: today's blocks (all members × the whole globe × one lead chunk), no budget;
-- **budget**: ``diagnose.memory_gb=--memory-gb`` (lat/lon tiles chosen to fit, read tile-wise from the store).
+- **budget**: ``diagnose.memory_gb=--memory-gb`` (lat/lon tiles chosen to fit, read tile-wise from the store);
+- **all-spectra** (with ``--modes``): the budget run with ``diagnose.spectral.max_members=all`` — every member's
+  spectrum instead of the seeded subset of 64, the figure `hens plan` uses for a campaign without the subset.
 
 Each run is measured from outside: wall time of the subprocess, the ``in … s`` that hens reports (imports and
 start-up excluded), and the child's peak resident memory (``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss`` read
@@ -137,10 +139,10 @@ def run_diagnose(store: Path, verification: Path, out: Path, extra: list[str]) -
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    print(f"\n{'M':>5} {'mode':>10} {'wall s':>8} {'hens s':>8} {'s/member-field':>15} {'peak RSS GB':>12}")
+    print(f"\n{'M':>5} {'mode':>11} {'wall s':>8} {'hens s':>8} {'s/member-field':>15} {'peak RSS GB':>12}")
     for r in rows:
         print(
-            f"{r['members']:>5} {r['mode']:>10} {r['wall_s']:>8.1f} {r['hens_s']:>8.1f} "
+            f"{r['members']:>5} {r['mode']:>11} {r['wall_s']:>8.1f} {r['hens_s']:>8.1f} "
             f"{r['s_per_member_field']:>15.3f} {r['peak_rss_gb']:>12.2f}"
         )
 
@@ -150,7 +152,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--members", type=int, nargs="+", default=[32, 128])
     parser.add_argument("--leads", type=int, default=1)
     parser.add_argument("--memory-gb", type=float, default=0.5)
-    parser.add_argument("--modes", nargs="+", default=["baseline", "budget"], choices=["baseline", "budget"])
+    parser.add_argument(
+        "--modes", nargs="+", default=["baseline", "budget"], choices=["baseline", "budget", "all-spectra"]
+    )
+    parser.add_argument(
+        "--baseline-up-to",
+        type=int,
+        default=None,
+        help="run the unbudgeted baseline only for M up to this (its peak grows with M; default: every M)",
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="where the stores go (default: a temp folder)")
     parser.add_argument("--out", type=Path, default=None, help="JSON output file")
     args = parser.parse_args(argv)
@@ -162,7 +172,12 @@ def main(argv: list[str] | None = None) -> None:
             store, verification = write_inputs(root, m, args.leads)
             print(f"M={m}: store written in {time.perf_counter() - t:.1f} s", flush=True)
             for mode in args.modes:
-                extra = [f"diagnose.memory_gb={args.memory_gb}"] if mode == "budget" else []
+                if mode == "baseline" and args.baseline_up_to is not None and m > args.baseline_up_to:
+                    print(f"M={m}: baseline skipped (--baseline-up-to {args.baseline_up_to})", flush=True)
+                    continue
+                extra = [f"diagnose.memory_gb={args.memory_gb}"] if mode != "baseline" else []
+                if mode == "all-spectra":
+                    extra.append("diagnose.spectral.max_members=all")
                 result = run_diagnose(store, verification, root / f"out-{m}-{mode}", extra)
                 result.update(members=m, mode=mode, s_per_member_field=result["hens_s"] / (m * args.leads))
                 rows.append(result)

@@ -3,8 +3,9 @@
     python scripts/device_kernels.py [--device cuda|cpu] [--grid 721 1440] [--members 16] [--json kernels.json]
 
 Kernels: the fair CRPS (:func:`hens.diagnostics.metrics.crps_torch.crps_torch`) of ``--members`` members on the
-grid, and the angular power spectrum (:func:`hens.diagnostics.metrics.spectra.angular_power_spectrum`) of a few
-fields, float64 and float32.  References: the NumPy fair CRPS (:func:`hens.diagnostics.metrics.crps.fair_crps`)
+grid, the ecdf CRPS of the sub-ensembles' pair kernel (:func:`~hens.diagnostics.metrics.crps_torch.crps_pair_torch`),
+and the angular power spectrum (:func:`hens.diagnostics.metrics.spectra.angular_power_spectrum`) of a few
+fields, float64 and float32.  References: the NumPy fair and ecdf CRPS (:mod:`hens.diagnostics.metrics.crps`)
 and the spectrum on the CPU.  Tolerance (max relative difference, scaled by the reference's largest value):
 1e-6 on CUDA (the acceptance of scripts/device_check.sh), 1e-10 on the CPU (float64) — float32 spectra are
 compared at 1e-4 on either.  Prints a table (kernel, seconds on the device and on the CPU, max relative
@@ -40,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=Path("bench_results/device_kernels.json"))
     args = parser.parse_args(argv)
 
-    from hens.diagnostics.metrics.crps import fair_crps
-    from hens.diagnostics.metrics.crps_torch import crps_torch
+    from hens.diagnostics.metrics.crps import ecdf_crps, fair_crps
+    from hens.diagnostics.metrics.crps_torch import crps_pair_torch, crps_torch
     from hens.diagnostics.metrics.device import kernel_device
     from hens.diagnostics.metrics.spectra import angular_power_spectrum, grid_latitudes
 
@@ -55,6 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     tol64 = 1e-6 if device == "cuda" else 1e-10
     cases = [
         ("fair_crps", lambda: crps_torch(fc, obs, device=device), lambda: fair_crps(fc, obs), tol64),
+        (
+            "ecdf_crps_of_pair",  # the sub-ensembles' kernel (diagnose.ensemble_size)
+            lambda: crps_pair_torch(fc, obs, device=device)[1],
+            lambda: ecdf_crps(fc, obs),
+            tol64,
+        ),
         (
             "spectrum_float64",
             lambda: angular_power_spectrum(fields, lat, device=device),

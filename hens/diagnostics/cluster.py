@@ -16,7 +16,7 @@ from typing import Any
 from hens.config import DaskSpec
 from hens.errors import ConfigError, HensError
 
-__all__ = ["Computer", "dask_computer"]
+__all__ = ["Computer", "compute_in_phases", "dask_computer"]
 
 Computer = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -149,3 +149,19 @@ def dask_computer(spec: DaskSpec, *, progress: bool) -> Iterator[Computer]:
     finally:
         if cluster is not None:
             cluster.close()
+
+
+def compute_in_phases(compute: Computer, graphs: dict[str, Any], first: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``compute(graphs)``, but the graphs whose keys start with ``first`` computed on their own before the rest.
+
+    Under ``diagnose.memory_gb`` the spectra read whole-globe store chunks while the statistics read tiles: in one
+    pass the scheduler interleaves both and their peaks add up; in two passes the process peak is the larger of
+    the two (measured at M = 512, 0.25°: docs/benchmarks.md).  Nothing is shared between the phases but the
+    (small) verification reads, so the extra cost is those reads.  Results are the same either way.
+    """
+    early = {k: v for k, v in graphs.items() if k.startswith(first)} if first else {}
+    rest = {k: v for k, v in graphs.items() if k not in early}
+    results = compute(early) if early else {}
+    if rest:
+        results |= compute(rest)
+    return results

@@ -25,8 +25,9 @@ GRAPH_PREFIX = "ensemble_size/"
 """Key prefix of the per-variable graphs among `hens diagnose`'s graphs."""
 
 
-def ensemble_size_options(spec: EnsembleSizeSpec, n_members: int) -> SubsampleOptions | None:
-    """The sub-ensembles of an M-member ensemble, or None when ``diagnose.ensemble_size.enabled`` is false."""
+def ensemble_size_options(spec: EnsembleSizeSpec, n_members: int, device: str = "cpu") -> SubsampleOptions | None:
+    """The sub-ensembles of an M-member ensemble (their CRPS run on ``device``, ``diagnose.device``), or None when
+    ``diagnose.ensemble_size.enabled`` is false."""
     if not spec.enabled:
         return None
     sizes = subset_sizes(spec.sizes, n_members)
@@ -35,6 +36,7 @@ def ensemble_size_options(spec: EnsembleSizeSpec, n_members: int) -> SubsampleOp
         sizes=sizes,
         subsets=member_subsets(n_members, sizes, spec.draws, spec.seed),
         sigma_thresholds=tuple(float(k) for k in spec.sigma_thresholds),
+        device=device,
     )
 
 
@@ -45,10 +47,11 @@ def ensemble_size_graph(
     obs: xr.DataArray,
     masks: np.ndarray,
     chunks: tuple[int, int | None, int | None],
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """``{"ensemble_size/<var>": delayed sums}`` of one variable (empty when off); ``forecast`` and ``chunks`` as
     given to the other statistics, so the blocks are shared."""
-    options = ensemble_size_options(spec, n_members)
+    options = ensemble_size_options(spec, n_members, device)
     if options is None:
         return {}
     graph = subsample_graph(

@@ -26,9 +26,10 @@ from hens.diagnostics.aggregate.intervals import BootstrapSettings, add_differen
 from hens.diagnostics.aggregate.scores import add_maps, stats_to_dataset
 from hens.diagnostics.aggregate.spectra_intervals import add_spectra
 from hens.diagnostics.aggregate.tiles import block_chunks, block_forecast
-from hens.diagnostics.cluster import dask_computer
+from hens.diagnostics.cluster import compute_in_phases, dask_computer
 from hens.diagnostics.ensemble_size import add_ensemble_size, ensemble_size_graph
 from hens.diagnostics.extremes_run import add_daily, daily_graphs, daily_setup, describe_climatology
+from hens.diagnostics.memory import bounded_memory
 from hens.diagnostics.metrics.device import kernel_device
 from hens.diagnostics.verification.climatology import (
     demo_climatology,
@@ -365,7 +366,9 @@ def _graphs(
             seed_key=(v_i,),
             unit_masks=units,
         )
-        graphs |= ensemble_size_graph(spec.ensemble_size, inputs.ens.n_members, blocks, obs[var], inputs.masks, chunks)
+        graphs |= ensemble_size_graph(
+            spec.ensemble_size, inputs.ens.n_members, blocks, obs[var], inputs.masks, chunks, options.device
+        )
         if spec.spectral:
             graphs[f"spectra/{var}"] = spectra_lazy(fc[var], obs[var], **spectral)
         graphs[f"maps/{var}"] = maps_lazy(
@@ -437,8 +440,8 @@ def _score_store(
         graphs |= daily_graphs(daily, spec, fc[inputs.variables], stores.source, inputs.ens.n_members)
 
     t_compute = time.perf_counter()
-    with dask_computer(spec.dask, progress=spec.progress) as compute:
-        results = compute(graphs)
+    with bounded_memory(spec.memory_gb), dask_computer(spec.dask, progress=spec.progress) as compute:
+        results = compute_in_phases(compute, graphs, ("spectra/",) if spec.memory_gb is not None else ())
     compute_seconds = time.perf_counter() - t_compute
 
     scores = _scores_dataset(inputs, spec, options, clim, results)

@@ -20,7 +20,7 @@ the rest are pure functions of numbers.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -34,10 +34,15 @@ DEFAULT_RATE_SOURCE = "default: HENS-size SFNO on one H100, float32, batch 1"
 #: MB/s of float32 fields one writer thread encodes (blosc, lossless) and writes at 0.25°: the median of
 #: scripts/bench_writer.py on the 2-core development machine (docs/benchmarks.md); threads add up to the cores.
 WRITER_MB_PER_SECOND_PER_THREAD = 156.0
-#: Core-seconds `hens diagnose` spends per member-field (one member, lead time and channel) at 721×1440:
-#: 1.04 s wall on 2 cores at M = 128 with diagnose.memory_gb (scripts/bench_diagnose_scale.py, spectra on,
-#: extremes off; docs/benchmarks.md); scaled by grid points for other grids.
-DIAGNOSE_CORE_SECONDS_PER_MEMBER_FIELD = 2.1
+#: The same with ``output.keepbits`` = 10 (bit rounding makes the fields compress faster): 189 MB/s per thread.
+WRITER_MB_PER_SECOND_PER_THREAD_KEEPBITS = 189.0
+#: Core-seconds `hens diagnose` spends per member-field (one member, lead time and channel) at 721×1440 with the
+#: default members' spectra subset (diagnose.spectral.max_members = 64): 0.58 s wall on 2 cores at M = 512 with
+#: diagnose.memory_gb = 0.5 (scripts/bench_diagnose_scale.py, spectra and ensemble-size statistics on, extremes
+#: off; docs/benchmarks.md); scaled by grid points for other grids.
+DIAGNOSE_CORE_SECONDS_PER_MEMBER_FIELD = 1.16
+#: The same with every member's spectrum (diagnose.spectral.max_members = all): 0.60 s wall, same run.
+DIAGNOSE_CORE_SECONDS_PER_MEMBER_FIELD_ALL_SPECTRA = 1.19
 _QUARTER_DEGREE_POINTS = 721 * 1440
 
 
@@ -83,6 +88,11 @@ class Budget:
     member_steps_per_second: float
     rate_source: str
     time_limit: str | None = None
+    writer_threads: int = 1
+    writer_threads_source: str = "output.writer_threads"
+    gpus_per_node: int = 1
+    stored_members: int | None = None
+    keepbits: bool = False
 
     @property
     def n_leads(self) -> int:
@@ -109,22 +119,44 @@ class Budget:
 
     @property
     def output_mb_per_second_per_gpu(self) -> float:
-        """MB/s of float32 member fields one GPU hands to its writers (rollout steps are written, breeding not)."""
+        """MB/s of float32 member fields one GPU hands to its writers (rollout steps of the stored members are
+        written, breeding steps not)."""
         per_step = len(self.variables) * self.grid[0] * self.grid[1] * 4 / 1e6
-        return self.member_steps_per_second * per_step * self.rollout_member_steps / max(1, self.member_steps)
+        stored = 1.0 if self.stored_members is None else self.stored_members / max(1, self.members_per_date)
+        return self.member_steps_per_second * per_step * stored * self.rollout_member_steps / max(1, self.member_steps)
+
+    @property
+    def writer_mb_per_second_per_thread(self) -> float:
+        """The measured rate of one writer thread for this output's encoding (lossless or with keepbits)."""
+        return WRITER_MB_PER_SECOND_PER_THREAD_KEEPBITS if self.keepbits else WRITER_MB_PER_SECOND_PER_THREAD
 
     @property
     def writer_threads_needed(self) -> int:
-        """Writer threads per GPU that keep up at :data:`WRITER_MB_PER_SECOND_PER_THREAD` each; with fewer free
+        """Writer threads per GPU that keep up at :attr:`writer_mb_per_second_per_thread` each; with fewer free
         cores per rank, output — not the GPU — bounds the run."""
-        return max(1, int(np.ceil(self.output_mb_per_second_per_gpu / WRITER_MB_PER_SECOND_PER_THREAD)))
+        return max(1, int(np.ceil(self.output_mb_per_second_per_gpu / self.writer_mb_per_second_per_thread)))
+
+    @property
+    def output_bound_factor(self) -> float:
+        """Output rate over what the run's :attr:`writer_threads` write: above 1, writing — not the GPU — bounds
+        the run, and the rollout slows by about this factor (the writer queue fills and the model waits)."""
+        return self.output_mb_per_second_per_gpu / (self.writer_threads * self.writer_mb_per_second_per_thread)
 
     @property
     def diagnose_core_hours(self) -> float:
-        """Core-hours of `hens diagnose` over every stored member-field, at the measured cost per member-field."""
+        """Core-hours of `hens diagnose` over every stored member-field, at the measured cost per member-field
+        (members' spectra from the default subset of 64)."""
+        return self._diagnose_fields_scaled() * DIAGNOSE_CORE_SECONDS_PER_MEMBER_FIELD / 3600.0
+
+    @property
+    def diagnose_core_hours_all_spectra(self) -> float:
+        """:attr:`diagnose_core_hours` with every member's spectrum (``diagnose.spectral.max_members=all``)."""
+        return self._diagnose_fields_scaled() * DIAGNOSE_CORE_SECONDS_PER_MEMBER_FIELD_ALL_SPECTRA / 3600.0
+
+    def _diagnose_fields_scaled(self) -> float:
+        """Member-fields of the run in 0.25° equivalents (grid points relative to 721×1440)."""
         fields = self.n_pairs * self.n_leads * len(self.variables)
-        scale = self.grid[0] * self.grid[1] / _QUARTER_DEGREE_POINTS
-        return fields * DIAGNOSE_CORE_SECONDS_PER_MEMBER_FIELD * scale / 3600.0
+        return fields * self.grid[0] * self.grid[1] / _QUARTER_DEGREE_POINTS
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary: every field plus the derived totals."""
@@ -137,8 +169,11 @@ class Budget:
             wall_hours_per_job=self.wall_hours_per_job,
             allocated_gpu_hours=self.allocated_gpu_hours,
             output_mb_per_second_per_gpu=self.output_mb_per_second_per_gpu,
+            writer_mb_per_second_per_thread=self.writer_mb_per_second_per_thread,
             writer_threads_needed=self.writer_threads_needed,
+            output_bound_factor=self.output_bound_factor,
             diagnose_core_hours=self.diagnose_core_hours,
+            diagnose_core_hours_all_spectra=self.diagnose_core_hours_all_spectra,
             bytes_by_variable=dict.fromkeys(self.variables, self.bytes_per_variable),
         )
         return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
@@ -339,14 +374,42 @@ def format_budget(b: Budget) -> str:
         verdict = "fits" if b.wall_hours_per_job <= limit else "EXCEEDS it: the job will requeue and resume"
         wall += f"; launcher.time={b.time_limit} {verdict}"
     lines.append(wall)
-    lines += [
-        f"  output rate        {_num(b.output_mb_per_second_per_gpu)} MB/s of float32 fields per GPU; at ≈ "
-        f"{WRITER_MB_PER_SECOND_PER_THREAD:g} MB/s per writer thread (measured) it needs {b.writer_threads_needed} "
-        "writer core(s) per GPU (output.writer_threads) — with fewer, output, not the GPU, bounds the run",
+    lines += _output_lines(b)
+    lines.append(
         f"  hens diagnose      ≈ {_num(b.diagnose_core_hours)} core-hours for every member-field "
-        f"(≈ {DIAGNOSE_CORE_SECONDS_PER_MEMBER_FIELD:g} core-s per 0.25° member-field, measured; scaled by grid)",
-    ]
+        f"(≈ {DIAGNOSE_CORE_SECONDS_PER_MEMBER_FIELD:g} core-s per 0.25° member-field with the members' spectra of a "
+        f"64-member subset, measured; scaled by grid); ≈ {_num(b.diagnose_core_hours_all_spectra)} with every "
+        "member's spectrum (diagnose.spectral.max_members=all)"
+    )
     return "\n".join(lines)
+
+
+def _output_lines(b: Budget) -> list[str]:
+    """Whether the writers keep up with a GPU, and if not what to change (the `output rate` lines of the plan)."""
+    encoding = "keepbits" if b.keepbits else "lossless"
+    per_node = b.output_mb_per_second_per_gpu * b.gpus_per_node / 1e3
+    lines = [
+        f"  output rate        {_num(b.output_mb_per_second_per_gpu)} MB/s of float32 fields per GPU "
+        f"({per_node:.3g} GB/s per node of {b.gpus_per_node} GPU(s)); at ≈ {b.writer_mb_per_second_per_thread:g} MB/s "
+        f"per writer thread ({encoding}, measured) it needs {b.writer_threads_needed} writer thread(s) per GPU; "
+        f"this run has {b.writer_threads} ({b.writer_threads_source}), writing "
+        f"{b.writer_threads * b.writer_mb_per_second_per_thread / 1e3 * b.gpus_per_node:.3g} GB/s per node",
+    ]
+    if b.output_bound_factor <= 1.0:
+        lines.append("  output bound       no: the writers keep up with the GPU")
+        return lines
+    remedies = ["store fewer channels (output.variables)"]
+    if not b.keepbits:
+        remedies.append("round mantissas (output.keepbits=10: 189 vs 156 MB/s per thread, and smaller files)")
+    remedies += [
+        "store statistics instead of members (output.statistics.enabled=true output.members=none, or a few members)",
+        "give each rank more cores (launcher.cpus_per_task, output.writer_threads)",
+    ]
+    lines.append(
+        f"  output bound       YES: writing needs {b.output_bound_factor:.1f}× what the writers manage, so output, "
+        f"not the GPU, sets the pace; {'; '.join(remedies)}"
+    )
+    return lines
 
 
 def _compression_note(output: Any) -> str | None:
@@ -408,7 +471,7 @@ def budget_from_config(cfg: Any, *, ranks: int | None = None, member_steps_per_s
     channel_indices(channels, variables, "the model")
     derived = resolve_derived_outputs(spec.output.derived, channels, packages[0].name)  # stored after the channels
     variables += derived.names if derived is not None else ()
-    return compute_budget(
+    budget = compute_budget(
         layout=EnsembleLayout(len(packages), spec.ensemble.n_perturbations, spec.ensemble.control),
         checkpoints=tuple(p.name for p in packages),
         start_dates=tuple(np.datetime_as_string(t, unit="m") for t in spec.ic.start_dates),
@@ -426,6 +489,32 @@ def budget_from_config(cfg: Any, *, ranks: int | None = None, member_steps_per_s
         rate_source=source,
         time_limit=time_limit,
     )
+    return replace(budget, **_writer_settings(spec, launcher, batch_job, int(ranks)))
+
+
+def _writer_settings(spec: Any, launcher: Any, batch_job: bool, ranks: int) -> dict[str, Any]:
+    """The plan's writer fields: threads per rank as `hens generate` will pick them (``output.writer_threads``, or
+    auto from a SLURM rank's ``launcher.cpus_per_task`` / this machine's cores shared by the local ranks), GPUs
+    per node, stored members and whether mantissas are rounded."""
+    from hens.io.writer import available_cores, default_writer_threads
+
+    output = spec.output
+    if output.writer_threads is not None:
+        threads, source = int(output.writer_threads), "output.writer_threads"
+    elif batch_job:
+        threads = default_writer_threads(1, cores=launcher.cpus_per_task)
+        source = f"auto: launcher.cpus_per_task={launcher.cpus_per_task} less one, at most 8"
+    else:
+        threads = default_writer_threads(ranks, cores=available_cores())
+        source = f"auto: {available_cores()} core(s) here shared by {ranks} rank(s), less one, at most 8"
+    members = output.members
+    return {
+        "writer_threads": threads,
+        "writer_threads_source": source,
+        "gpus_per_node": int(launcher.gpus_per_node) if batch_job else ranks,
+        "stored_members": 0 if not output.write else (None if members is None else len(members)),
+        "keepbits": output.keepbits is not None or bool(output.keepbits_by_variable),
+    }
 
 
 __all__ = [

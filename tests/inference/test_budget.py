@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -198,7 +199,11 @@ def test_plan_matches_what_generate_reports(tmp_path, cache_dir):
 
 
 def test_plan_says_how_many_writer_threads_keep_up_and_what_diagnose_costs():
-    from hens.inference.budget import DIAGNOSE_CORE_SECONDS_PER_MEMBER_FIELD, WRITER_MB_PER_SECOND_PER_THREAD
+    from hens.inference.budget import (
+        DIAGNOSE_CORE_SECONDS_PER_MEMBER_FIELD,
+        WRITER_MB_PER_SECOND_PER_THREAD,
+        WRITER_MB_PER_SECOND_PER_THREAD_KEEPBITS,
+    )
 
     b = _small_budget()
     rollout_share = b.rollout_member_steps / b.member_steps
@@ -213,4 +218,16 @@ def test_plan_says_how_many_writer_threads_keep_up_and_what_diagnose_costs():
     per_gpu = 1.57 * 74 * 721 * 1440 * 4 / 1e6 * big.rollout_member_steps / big.member_steps
     assert big.writer_threads_needed == int(np.ceil(per_gpu / WRITER_MB_PER_SECOND_PER_THREAD)) > 1
     text = format_budget(big)
-    assert f"needs {big.writer_threads_needed} writer core(s) per GPU" in text and "core-hours" in text
+    assert f"needs {big.writer_threads_needed} writer thread(s) per GPU" in text and "core-hours" in text
+    # one writer thread (the default Budget) cannot keep up: output, not the GPU, bounds the run, with remedies
+    assert big.output_bound_factor == pytest.approx(per_gpu / WRITER_MB_PER_SECOND_PER_THREAD)
+    assert big.output_bound_factor > 1
+    assert "output bound       YES" in text and "output.keepbits=10" in text and "output.members=none" in text
+    enough = replace(big, writer_threads=big.writer_threads_needed)
+    assert enough.output_bound_factor <= 1 and "output bound       no" in format_budget(enough)
+    rounded = replace(big, keepbits=True)
+    assert rounded.writer_mb_per_second_per_thread == WRITER_MB_PER_SECOND_PER_THREAD_KEEPBITS
+    assert "output.keepbits=10" not in format_budget(rounded)
+    few = replace(big, stored_members=big.members_per_date // 4)  # output.members: a quarter of the members stored
+    assert few.output_mb_per_second_per_gpu == pytest.approx(big.output_mb_per_second_per_gpu / 4)
+    assert big.diagnose_core_hours_all_spectra >= big.diagnose_core_hours

@@ -84,7 +84,7 @@ def spectra_lazy(
 
     chosen = forecast if member_subset is None else forecast.isel(member=np.asarray(member_subset))
     members = power(chosen).mean("member")
-    ens_mean = power(forecast.astype(np.float64).mean("member"))
+    ens_mean = power(forecast.mean("member", dtype=np.float64))  # float64 sums without a float64 copy of chunks
     truth = power(obs.astype(np.float64))
     out = xr.concat([members, ens_mean, truth], dim="spectrum", coords="minimal", compat="override")
     out = out.assign_coords(spectrum=["members", "ensemble_mean", "truth"], degree=np.arange(n_l))

@@ -36,7 +36,6 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from hens.diagnostics.metrics.crps import ecdf_crps, fair_crps
 from hens.diagnostics.metrics.ensemble import ensemble_variance
 from hens.diagnostics.metrics.extremes import outlier_fraction
 from hens.diagnostics.metrics.subsample import fraction_beyond_truth, sigma_exceedance
@@ -59,12 +58,15 @@ class SubsampleOptions:
         sizes: the sub-ensemble sizes, increasing, the last being M.
         subsets: member positions ``[S, D, max size]`` (:func:`~hens.diagnostics.metrics.subsample.member_subsets`).
         sigma_thresholds: the k of the kσ-event counts, e.g. ``(3.0, 4.0)``.
+        device: where the sub-ensembles' fair and ecdf CRPS run, ``cpu`` | ``cuda`` (``diagnose.device``; torch,
+            equal to the NumPy functions to rounding).
     """
 
     n_members: int
     sizes: tuple[int, ...]
     subsets: np.ndarray
     sigma_thresholds: tuple[float, ...]
+    device: str = "cpu"
 
     @property
     def draws(self) -> int:
@@ -83,14 +85,23 @@ def _zeros(n_lead: int, n_reg: int, options: SubsampleOptions) -> SubsampleStats
 
 
 def _subset_sums(
-    members: np.ndarray, obs: np.ndarray, valid: np.ndarray, weights: np.ndarray, counts: np.ndarray, sigmas: tuple
+    members: np.ndarray,
+    obs: np.ndarray,
+    valid: np.ndarray,
+    weights: np.ndarray,
+    counts: np.ndarray,
+    sigmas: tuple,
+    device: str = "cpu",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One sub-ensemble ``[s, a, b]`` at one lead: weighted sums ``[R, 5]``, kσ counts and beyond sums ``[R, K]``."""
+    from hens.diagnostics.metrics.crps_torch import crps_pair_torch  # torch only where the sums run
+
     mean = np.mean(members, axis=0, dtype=np.float64)
+    fair, ecdf = crps_pair_torch(members, obs, member_axis=0, device=device)
     fields = np.stack(
         [
-            fair_crps(members, obs, member_axis=0),
-            ecdf_crps(members, obs, member_axis=0),
+            fair,
+            ecdf,
             ensemble_variance(members, member_axis=0),
             (mean - obs) ** 2,
             outlier_fraction(members, obs, member_axis=0),
@@ -140,7 +151,9 @@ def subsample_block_statistics(
         for k, size in enumerate(options.sizes):
             for d in range(1 if size == m else options.draws):
                 members = fc[options.subsets[k, d, :size]]
-                sums, sigma, beyond = _subset_sums(members, y, valid, weights, counts, options.sigma_thresholds)
+                sums, sigma, beyond = _subset_sums(
+                    members, y, valid, weights, counts, options.sigma_thresholds, options.device
+                )
                 draws = slice(None) if size == m else d
                 for f, name in enumerate(WEIGHTED_SUMS):
                     out[name][lead, :, k, draws] = sums[:, f, None] if size == m else sums[:, f]

@@ -13,7 +13,7 @@ import torch
 
 from hens.diagnostics.metrics.members import expand_obs, member_count
 
-__all__ = ["crps_torch"]
+__all__ = ["crps_pair_torch", "crps_torch"]
 
 
 def crps_torch(
@@ -40,12 +40,36 @@ def crps_torch(
     m = member_count(forecast, member_axis)
     if fair and m < 2:
         raise ValueError("fair CRPS needs at least 2 members")
+    skill, spread = _skill_and_spread(forecast, obs, member_axis, device)
+    out = skill / m - spread / (m * ((m - 1.0) if fair else float(m)))
+    return out.cpu().numpy()
+
+
+def crps_pair_torch(
+    forecast: np.ndarray, obs: np.ndarray, *, member_axis: int = 0, device: str = "cpu"
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(fair CRPS, ecdf CRPS)`` of the same members from one sort (see :func:`crps_torch`); M ≥ 2.
+
+    The ensemble-size statistics score every sub-ensemble with both, so sharing the sort halves their cost.
+    """
+    forecast = np.asarray(forecast)
+    m = member_count(forecast, member_axis)
+    if m < 2:
+        raise ValueError("fair CRPS needs at least 2 members")
+    skill, spread = _skill_and_spread(forecast, obs, member_axis, device)
+    fair = skill / m - spread / (m * (m - 1.0))
+    ecdf = skill / m - spread / (m * float(m))
+    return fair.cpu().numpy(), ecdf.cpu().numpy()
+
+
+def _skill_and_spread(
+    forecast: np.ndarray, obs: np.ndarray, member_axis: int, device: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``Σ_i |x_i − y|`` and ``½ Σ_i Σ_j |x_i − x_j|`` as float64 tensors on ``device`` (shape of ``obs``)."""
+    m = forecast.shape[member_axis]
     ax = member_axis % forecast.ndim
     x = torch.as_tensor(np.ascontiguousarray(forecast)).to(device=device, dtype=torch.float64)
     y = torch.as_tensor(np.ascontiguousarray(expand_obs(obs, ax, forecast.ndim))).to(device=device, dtype=torch.float64)
     d = torch.sort(torch.movedim(x - y, ax, -1), dim=-1).values  # shift-invariant spread term, see crps.py
     coef = 2.0 * torch.arange(1, m + 1, dtype=torch.float64, device=device) - m - 1.0
-    spread = (d * coef).sum(dim=-1)  # ½ Σ_i Σ_j |x_i − x_j|
-    skill = d.abs().sum(dim=-1)  # Σ_i |x_i − y|
-    out = skill / m - spread / (m * ((m - 1.0) if fair else float(m)))
-    return out.cpu().numpy()
+    return d.abs().sum(dim=-1), (d * coef).sum(dim=-1)

@@ -12,7 +12,7 @@ from scipy.special import sph_harm_y
 from hens.diagnostics.aggregate.block import BlockOptions, block_statistics
 from hens.diagnostics.aggregate.fields import spectra_lazy
 from hens.diagnostics.metrics.crps import ecdf_crps, fair_crps
-from hens.diagnostics.metrics.crps_torch import crps_torch
+from hens.diagnostics.metrics.crps_torch import crps_pair_torch, crps_torch
 from hens.diagnostics.metrics.device import kernel_device
 from hens.diagnostics.metrics.spectra import angular_power_spectrum, default_lmax, grid_latitudes
 from hens.errors import HensError
@@ -42,6 +42,43 @@ def test_torch_crps_on_cpu_equals_the_numpy_reference_and_brute_force():
     np.testing.assert_allclose(moved, crps_torch(fc, obs, device="cpu"), rtol=1e-14)
     with pytest.raises(ValueError, match="at least 2 members"):
         crps_torch(fc[:1], obs, device="cpu")
+
+
+def test_fair_and_ecdf_pair_from_one_sort_equals_the_single_scores():
+    rng = np.random.default_rng(5)
+    fc, obs = rng.normal(size=(6, 3, 8)).astype(np.float32), rng.normal(size=(3, 8))
+    fair, ecdf = crps_pair_torch(fc, obs, member_axis=0, device="cpu")
+    np.testing.assert_allclose(fair, _pairwise_crps(fc, obs, True), rtol=1e-10, atol=0)
+    np.testing.assert_allclose(ecdf, _pairwise_crps(fc, obs, False), rtol=1e-10, atol=0)
+    np.testing.assert_array_equal(fair, crps_torch(fc, obs, fair=True, device="cpu"))
+    np.testing.assert_array_equal(ecdf, crps_torch(fc, obs, fair=False, device="cpu"))
+    with pytest.raises(ValueError, match="at least 2 members"):
+        crps_pair_torch(fc[:1], obs)
+
+
+def test_the_device_reaches_the_ensemble_size_crps(monkeypatch):
+    """diagnose.device → ensemble_size_options → the sub-ensembles' CRPS pair (recorded, then run on the CPU)."""
+    import hens.diagnostics.metrics.crps_torch as crps_module
+    from hens.config.diagnose import EnsembleSizeSpec
+    from hens.diagnostics.aggregate.subsample import subsample_block_statistics
+    from hens.diagnostics.ensemble_size import ensemble_size_options
+
+    seen: list[str] = []
+    pair_cpu = crps_module.crps_pair_torch
+
+    def pair_recorded(*args, device, **kwargs):
+        seen.append(device)
+        return pair_cpu(*args, device="cpu", **kwargs)
+
+    monkeypatch.setattr(crps_module, "crps_pair_torch", pair_recorded)
+    options = ensemble_size_options(EnsembleSizeSpec(enabled=True, sizes=(2,), draws=2), 4, "cuda")
+    rng = np.random.default_rng(2)
+    fc, obs = rng.normal(size=(4, 1, 3, 5)), rng.normal(size=(1, 3, 5))
+    stats = subsample_block_statistics(fc, obs, np.array([30.0, 0.0, -30.0]), np.ones((1, 3, 5), bool), options)
+    w = np.cos(np.radians([30.0, 0.0, -30.0]))[:, None] * np.ones((3, 5))
+    np.testing.assert_allclose(stats["crps"][0, 0, -1, 0], np.sum(w * fair_crps(fc[:, 0], obs[0])), rtol=1e-12)
+    np.testing.assert_allclose(stats["ecdf_crps"][0, 0, -1, 0], np.sum(w * ecdf_crps(fc[:, 0], obs[0])), rtol=1e-12)
+    assert seen and set(seen) == {"cuda"}
 
 
 def test_spectrum_on_cpu_device_equals_a_brute_force_projection():

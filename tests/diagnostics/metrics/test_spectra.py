@@ -147,7 +147,7 @@ def test_transform_tables_are_built_once_per_process_even_from_concurrent_thread
 
     from hens.diagnostics.metrics import spectra
 
-    spectra._sht_cached.cache_clear()
+    spectra._table_cached.cache_clear()
     lat = grid_latitudes(17)
     field = np.random.default_rng(0).normal(size=(3, 17, 32))
     barrier = threading.Barrier(4, timeout=10)
@@ -162,5 +162,5 @@ def test_transform_tables_are_built_once_per_process_even_from_concurrent_thread
     for t in threads:
         t.join()
     angular_power_spectrum(field, lat)
-    info = spectra._sht_cached.cache_info()
+    info = spectra._table_cached.cache_info()
     assert (info.misses, info.hits) == (1, 4)
