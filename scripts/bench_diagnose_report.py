@@ -11,22 +11,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
+
+from diagnose_runs import timed_diagnose
 
 
 def _run(tree: Path, store: Path, out: Path) -> tuple[float, float]:
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    cmd = [sys.executable, "-m", "hens", "diagnose", str(store), "progress=false", f"diagnose.output_dir={out}"]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
-    wall = time.perf_counter() - t0
-    match = re.search(r"lead times in ([0-9.]+) s", proc.stdout + proc.stderr)
-    return wall, float(match.group(1)) if match else float("nan")
+    run = timed_diagnose(store, out, env={**os.environ, "PYTHONPATH": str(tree)})
+    return run["wall_s"], run["hens_s"]
 
 
 def main() -> None:

@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_compression import _smooth_noise, machine  # noqa: E402
+from diagnose_runs import timed_diagnose  # noqa: E402
 
 from hens.io.store import StoreLayout, StoreWriter, create_store  # noqa: E402
 from hens.io.writer import BackgroundWriter  # noqa: E402
@@ -48,10 +47,6 @@ from hens.io.writer import BackgroundWriter  # noqa: E402
 NLAT, NLON = 721, 1440
 BATCH = 8
 INIT = np.datetime64("2000-01-01T00", "ns")
-WRAPPER = (
-    "import resource, subprocess, sys; rc = subprocess.run(sys.argv[1:]).returncode; "
-    "print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(rc)"
-)
 
 
 def _truth(n_leads: int, rng: np.random.Generator) -> np.ndarray:
@@ -116,26 +111,8 @@ def write_inputs(root: Path, n_members: int, n_leads: int, seed: int = 0) -> tup
 
 def run_diagnose(store: Path, verification: Path, out: Path, extra: list[str]) -> dict[str, Any]:
     """One ``hens diagnose`` subprocess: wall seconds, hens' own seconds, peak RSS (GB)."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "hens",
-        "diagnose",
-        str(store),
-        f"diagnose.verification.path={verification}",
-        "diagnose.extremes.enabled=false",
-        "progress=false",
-        f"diagnose.output_dir={out}",
-        *extra,
-    ]
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", WRAPPER, *cmd], capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(f"hens diagnose failed:\n{proc.stderr[-3000:]}")
-    peak_kb = int(re.search(r"PEAK_RSS_KB (\d+)", proc.stdout).group(1))
-    own = float(re.search(r" in ([0-9.]+) s", proc.stderr).group(1))  # hens prints its summary on stderr
-    return {"wall_s": wall, "hens_s": own, "peak_rss_gb": peak_kb * 1024 / 1e9}
+    overrides = [f"diagnose.verification.path={verification}", "diagnose.extremes.enabled=false", *extra]
+    return timed_diagnose(store, out, overrides)
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:

@@ -13,12 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
+
+from diagnose_runs import timed_diagnose
 
 CASES = {
     "off (baseline)": ["diagnose.ensemble_size.enabled=false"],
@@ -32,12 +30,8 @@ CASES = {
 
 
 def _run(store: Path, out: Path, overrides: list[str]) -> tuple[float, float]:
-    cmd = [sys.executable, "-m", "hens", "diagnose", str(store), "progress=false", f"diagnose.output_dir={out}"]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd + overrides, capture_output=True, text=True, check=True)
-    wall = time.perf_counter() - t0
-    match = re.search(r"lead times in ([0-9.]+) s", proc.stdout + proc.stderr)
-    return wall, float(match.group(1)) if match else float("nan")
+    run = timed_diagnose(store, out, overrides)
+    return run["wall_s"], run["hens_s"]
 
 
 def main() -> None:
