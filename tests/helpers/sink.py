@@ -13,8 +13,7 @@ from hens.inference.derived_outputs import resolve_derived_outputs
 from hens.inference.sink import RunSink
 from hens.inference.stats import StatsBook, finish_statistics
 from hens.io.run_store import prepare_store, stats_dir
-from hens.io.store import StoreLayout
-from tests.helpers.stores import INITS, LAT, LEADS, LON
+from tests.helpers.stores import INITS, LAT, LEADS, LON, synthetic_layout
 
 CHANNELS = ("u10m", "v10m", "t2m", "d2m", "q500", "u500", "v500", "q850", "u850", "v850", "z500")
 DERIVED = ("heat_index", "ivt", "wind_speed_10m")  # as output.derived reads them (sorted)
@@ -34,16 +33,12 @@ def write_through_sink(
     n_members = fields["t2m"].shape[1]
     outputs = resolve_derived_outputs(derived, CHANNELS, "tiny")
     names = stored + (outputs.names if outputs is not None else ())
-    layout = StoreLayout(
-        variables=names,
-        init_times=INITS,
-        lead_times=LEADS,
-        lat=LAT,
-        lon=LON,
-        member_coords={"checkpoint": np.array(["tiny"] * n_members, dtype=object)},
-        batch_size=BATCH,
+    layout = synthetic_layout(
+        names,
+        n_members,
+        checkpoint="tiny",
+        batch=BATCH,
         lead_chunk=2,
-        attrs={"hens_fingerprint": "synthetic"},
         stored_members=members,
         statistics=thresholds,
         derived_from={k: tuple(v) for k, v in (outputs.inputs if outputs else {}).items()},

@@ -4,6 +4,7 @@ the same values can be written in other layouts (earth2studio, WeatherBench2) an
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -48,22 +49,36 @@ def random_fields(
     return fields, truth
 
 
-def write_hens_store(path: Path, fields: dict[str, np.ndarray], *, batch: int = 2, lead_chunk: int = 2) -> Path:
-    """A hens store (as `hens generate` writes it) of ``fields`` on the grid and times of this module."""
-    variables = tuple(fields)
-    n_members = next(iter(fields.values())).shape[1]
-    layout = StoreLayout(
+def synthetic_layout(
+    variables: tuple[str, ...],
+    n_members: int,
+    *,
+    checkpoint: str = "a",
+    batch: int = 2,
+    lead_chunk: int = 2,
+    **extra: Any,
+) -> StoreLayout:
+    """The layout of a synthetic store on the grid and times of this module (``extra``: further StoreLayout
+    fields, e.g. ``stored_members``, ``statistics``, ``derived_from``)."""
+    return StoreLayout(
         variables=variables,
         init_times=INITS,
         lead_times=LEADS,
         lat=LAT,
         lon=LON,
-        member_coords={"checkpoint": np.array(["a"] * n_members, dtype=object)},
+        member_coords={"checkpoint": np.array([checkpoint] * n_members, dtype=object)},
         batch_size=batch,
         lead_chunk=lead_chunk,
         attrs={"hens_fingerprint": "synthetic"},
+        **extra,
     )
-    create_store(path, layout)
+
+
+def write_hens_store(path: Path, fields: dict[str, np.ndarray], *, batch: int = 2, lead_chunk: int = 2) -> Path:
+    """A hens store (as `hens generate` writes it) of ``fields`` on the grid and times of this module."""
+    variables = tuple(fields)
+    n_members = next(iter(fields.values())).shape[1]
+    create_store(path, synthetic_layout(variables, n_members, batch=batch, lead_chunk=lead_chunk))
     writer = StoreWriter(path, variables)
     for i in range(INITS.size):
         for v in variables:
